@@ -1,0 +1,1 @@
+"""Shared contracts of the MSS Platform: pure pydantic, no I/O."""

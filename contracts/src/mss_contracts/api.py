@@ -1,0 +1,71 @@
+"""The public API envelope and error codes (API.md "Envelope")."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ErrorCode(StrEnum):
+    BAD_REQUEST = "BAD_REQUEST"
+    AUTHENTICATION_REQUIRED = "AUTHENTICATION_REQUIRED"
+    INVALID_TOKEN = "INVALID_TOKEN"
+    SESSION_REVOKED = "SESSION_REVOKED"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    INVALID_MFA_CODE = "INVALID_MFA_CODE"
+    FORBIDDEN = "FORBIDDEN"
+    MFA_ENROLLMENT_REQUIRED = "MFA_ENROLLMENT_REQUIRED"
+    NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    CONFLICT = "CONFLICT"
+    INVALID_STATE_TRANSITION = "INVALID_STATE_TRANSITION"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    ACCOUNT_LOCKED = "ACCOUNT_LOCKED"
+    RATE_LIMITED = "RATE_LIMITED"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+
+
+class ApiModel(BaseModel):
+    """Base of every JSON body: camelCase on the wire, snake_case in Python."""
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+        alias_generator=lambda name: _camel(name),
+        from_attributes=True,
+    )
+
+
+class ApiInput(ApiModel):
+    """Base of request bodies: unknown fields are refused on writes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+class PageMeta(ApiModel):
+    total: int
+    page: int
+    limit: int
+    total_pages: int
+
+
+class CursorMeta(ApiModel):
+    limit: int
+    next_cursor: str | None
+
+
+class ErrorBody(ApiModel):
+    success: bool = False
+    error: str
+    code: ErrorCode
+    details: dict[str, Any] | None = Field(default=None)
+    timestamp: str
+    path: str

@@ -1,0 +1,197 @@
+"""Domain events: the envelope every service publishes, typed payloads and their registry.
+
+Routing key = event type. A payload class declares its type and aggregate once; the
+registry lets consumers turn an envelope back into its typed payload. Fields declared
+`SensitiveStr` are redacted wherever events are stored or logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, TypeVar
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel, Field
+from pydantic.fields import FieldInfo
+
+from mss_contracts.api import ApiModel
+from mss_contracts.permissions import OrganizationType, Role
+
+REDACTED = "[REDACTED]"
+_SENSITIVE_KEY = "x-sensitive"
+
+SensitiveStr = Annotated[str, Field(json_schema_extra={_SENSITIVE_KEY: True})]
+
+
+def is_sensitive(field: FieldInfo) -> bool:
+    """True for fields declared with `SensitiveStr`."""
+    extra = field.json_schema_extra
+    return isinstance(extra, dict) and extra.get(_SENSITIVE_KEY) is True
+
+
+class EventData(ApiModel):
+    """Base of every payload: subclasses are registered with `@event(...)`."""
+
+    event_type: ClassVar[str]
+    aggregate_type: ClassVar[str]
+
+
+EVENT_TYPES: dict[str, type[EventData]] = {}
+
+_D = TypeVar("_D", bound=type[EventData])
+
+
+def event(event_type: str, *, aggregate: str) -> Callable[[_D], _D]:
+    """Register a payload class under its dotted event type."""
+
+    def register(cls: _D) -> _D:
+        if event_type in EVENT_TYPES:
+            raise ValueError(f"event type {event_type} registered twice")
+        cls.event_type = event_type
+        cls.aggregate_type = aggregate
+        EVENT_TYPES[event_type] = cls
+        return cls
+
+    return register
+
+
+class EventMetadata(ApiModel):
+    user_id: UUID | None = None
+    session_id: UUID | None = None
+    correlation_id: UUID
+    causation_id: UUID | None = None
+    timestamp: datetime
+    version: int = Field(ge=1)
+    ip_address: str | None = None
+    user_agent: str | None = None
+
+
+class EventEnvelope(ApiModel):
+    id: UUID
+    type: str
+    aggregate_id: UUID
+    aggregate_type: str
+    organization_id: UUID | None
+    data: dict[str, Any]
+    metadata: EventMetadata
+    schema_version: int = 1
+
+
+class EventContext(BaseModel):
+    """Who caused an event and in answer to what: copied into the envelope's metadata."""
+
+    user_id: UUID | None = None
+    session_id: UUID | None = None
+    correlation_id: UUID = Field(default_factory=uuid4)
+    causation_id: UUID | None = None
+    ip_address: str | None = None
+    user_agent: str | None = None
+
+
+def new_event(
+    data: EventData,
+    *,
+    aggregate_id: UUID,
+    organization_id: UUID | None,
+    version: int,
+    context: EventContext,
+) -> EventEnvelope:
+    """Wrap a payload in a fresh envelope."""
+    return EventEnvelope(
+        id=uuid4(),
+        type=data.event_type,
+        aggregate_id=aggregate_id,
+        aggregate_type=data.aggregate_type,
+        organization_id=organization_id,
+        data=data.model_dump(mode="json", by_alias=True),
+        metadata=EventMetadata(
+            user_id=context.user_id,
+            session_id=context.session_id,
+            correlation_id=context.correlation_id,
+            causation_id=context.causation_id,
+            timestamp=datetime.now(UTC),
+            version=version,
+            ip_address=context.ip_address,
+            user_agent=context.user_agent,
+        ),
+    )
+
+
+def parse_data(envelope: EventEnvelope) -> EventData:
+    """The typed payload of an envelope; KeyError for an unknown type."""
+    return EVENT_TYPES[envelope.type].model_validate(envelope.data)
+
+
+def redacted(envelope: EventEnvelope) -> EventEnvelope:
+    """A copy of the envelope whose sensitive payload fields are replaced by REDACTED.
+
+    Unknown event types keep their payload: only types we know can name their secrets.
+    """
+    cls = EVENT_TYPES.get(envelope.type)
+    if cls is None:
+        return envelope
+    data = dict(envelope.data)
+    for name, field in cls.model_fields.items():
+        key = field.alias or name
+        if is_sensitive(field) and key in data and data[key] is not None:
+            data[key] = REDACTED
+    return envelope.model_copy(update={"data": data})
+
+
+# --- organization ------------------------------------------------------------------
+
+
+class OrganizationSnapshot(EventData):
+    """The state of an organization after the change (projections keep the newest)."""
+
+    name: str
+    type: OrganizationType
+    domain: str | None = None
+    status: str
+    sso_enabled: bool = False
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+@event("organization.created", aggregate="organization")
+class OrganizationCreated(OrganizationSnapshot):
+    pass
+
+
+@event("organization.updated", aggregate="organization")
+class OrganizationUpdated(OrganizationSnapshot):
+    changed: list[str] = Field(default_factory=list)
+
+
+@event("organization.suspended", aggregate="organization")
+class OrganizationSuspended(OrganizationSnapshot):
+    reason: str | None = None
+
+
+@event("organization.reactivated", aggregate="organization")
+class OrganizationReactivated(OrganizationSnapshot):
+    pass
+
+
+# --- identity -------------------------------------------------------------------------
+
+
+@event("user.created", aggregate="user")
+class UserCreated(EventData):
+    email: str
+    first_name: str
+    last_name: str
+    role: Role
+    status: str
+
+
+@event("auth.login.success", aggregate="user")
+class LoginSucceeded(EventData):
+    email: str
+    mfa_used: bool = False
+
+
+@event("auth.login.failed", aggregate="user")
+class LoginFailed(EventData):
+    email: str
+    reason: str

@@ -1,0 +1,44 @@
+from mss_contracts.permissions import (
+    CUSTOMER_ROLES,
+    PROVIDER_ROLES,
+    OrganizationType,
+    Role,
+    has_permission,
+    permissions_for,
+    role_allowed_in,
+)
+
+
+def test_super_admin_wildcard_grants_everything() -> None:
+    assert has_permission(permissions_for(Role.SUPER_ADMIN), "organizations:create")
+    assert has_permission(permissions_for(Role.SUPER_ADMIN), "audit:read")
+
+
+def test_account_manager_can_create_organizations_but_not_read_audit() -> None:
+    perms = permissions_for(Role.ACCOUNT_MANAGER)
+    assert has_permission(perms, "organizations:create")
+    assert not has_permission(perms, "audit:read")
+
+
+def test_customer_admin_reads_audit_but_creates_no_organization() -> None:
+    perms = permissions_for(Role.ADMIN)
+    assert has_permission(perms, "audit:read")
+    assert not has_permission(perms, "organizations:create")
+
+
+def test_resource_wildcard_matches_only_its_resource() -> None:
+    assert has_permission({"alerts:*"}, "alerts:update")
+    assert not has_permission({"alerts:*"}, "reports:read")
+
+
+def test_every_user_manages_own_notifications() -> None:
+    for role in Role:
+        assert has_permission(permissions_for(role), "notifications:read")
+
+
+def test_roles_are_split_by_organization_type() -> None:
+    assert CUSTOMER_ROLES.isdisjoint(PROVIDER_ROLES)
+    assert role_allowed_in(Role.ADMIN, OrganizationType.CUSTOMER)
+    assert not role_allowed_in(Role.ADMIN, OrganizationType.MSS_PROVIDER)
+    assert role_allowed_in(Role.TECHNICIAN, OrganizationType.MSS_PROVIDER)
+    assert not role_allowed_in(Role.TECHNICIAN, OrganizationType.CUSTOMER)

@@ -1,0 +1,97 @@
+"""FastAPI dependencies: the verified principal and the permission check of each route."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from mss_auth.principal import Principal
+from mss_auth.sessions import SessionStore
+from mss_auth.tokens import KeysUnavailable, TokenError, TokenVerifier
+from mss_contracts.api import ErrorCode
+from mss_web.context import client_address
+from mss_web.errors import Forbidden, ServiceUnavailable, Unauthorized
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+@dataclass(frozen=True, slots=True)
+class AuthRuntime:
+    """What the auth dependencies need; set as `app.state.auth` by each service."""
+
+    verifier: TokenVerifier
+    sessions: SessionStore
+    trusted_proxies: list[str]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def current_principal(request: Request) -> Principal:
+    """Verify the token (again: the gateway is the first check, not the only one)."""
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
+    runtime: AuthRuntime = request.app.state.auth
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthorized("Authentication required", headers=_CHALLENGE)
+    try:
+        claims = await runtime.verifier.verify(token)
+    except KeysUnavailable as exc:
+        raise ServiceUnavailable("Token keys unavailable") from exc
+    except TokenError as exc:
+        raise Unauthorized(
+            "Invalid or expired token", code=ErrorCode.INVALID_TOKEN, headers=_CHALLENGE
+        ) from exc
+    if not await runtime.sessions.is_active(claims.sid):
+        raise Unauthorized(
+            "Session has been revoked", code=ErrorCode.SESSION_REVOKED, headers=_CHALLENGE
+        )
+    principal = Principal.from_claims(
+        claims,
+        ip_address=client_address(request.scope, runtime.trusted_proxies),
+        user_agent=request.headers.get("user-agent"),
+    )
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+class PermissionCheck:
+    """`Depends(require("organizations:create"))`; the route walker reads `.permission`."""
+
+    def __init__(self, permission: str) -> None:
+        self.permission = permission
+
+    async def __call__(self, principal: CurrentPrincipal) -> Principal:
+        if not principal.can(self.permission):
+            raise Forbidden(f"Missing permission {self.permission}")
+        return principal
+
+
+def require(permission: str) -> Callable[..., Awaitable[Principal]]:
+    return PermissionCheck(permission)
+
+
+class Authenticated:
+    """For self-service routes every signed-in user may call (own profile, own sessions)."""
+
+    permission: str | None = None
+
+    async def __call__(self, principal: CurrentPrincipal) -> Principal:
+        return principal
+
+
+def authenticated() -> Callable[..., Awaitable[Principal]]:
+    return Authenticated()

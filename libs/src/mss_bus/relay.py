@@ -1,0 +1,93 @@
+"""The outbox relay: publishes committed events with confirms, then deletes them.
+
+Woken at once by the committing process (an in-process event), and otherwise polling
+with a back-off that resets on activity. `FOR UPDATE SKIP LOCKED` lets the API
+processes and the workers of a service relay side by side without double work; a crash
+between publish and delete only repeats an event, which consumers' inboxes absorb.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mss_bus.connection import Bus
+from mss_bus.metrics import EVENTS_PUBLISHED, OUTBOX_LAG, PUBLISH_FAILURES
+from mss_db.engine import json_dumps
+
+log = logging.getLogger("mss.outbox")
+
+BATCH = 200
+MIN_POLL_S = 0.05
+MAX_POLL_S = 1.0
+MAX_BACKOFF_S = 5.0
+
+
+class OutboxRelay:
+    def __init__(
+        self, *, engine: AsyncEngine, schema: str, bus: Bus, service: str, wake: asyncio.Event
+    ) -> None:
+        self._engine = engine
+        self._bus = bus
+        self._service = service
+        self._wake = wake
+        self._select = text(
+            f"SELECT id, event_type, payload, created_at FROM {schema}.outbox "  # noqa: S608
+            "ORDER BY created_at, id LIMIT :batch FOR UPDATE SKIP LOCKED"
+        )
+        self._delete = text(f"DELETE FROM {schema}.outbox WHERE id = ANY(:ids)")  # noqa: S608
+
+    async def drain_once(self) -> int:
+        """Publish one batch; returns how many events left the outbox."""
+        async with self._engine.connect() as conn, conn.begin():
+            rows = (await conn.execute(self._select, {"batch": BATCH})).all()
+            if not rows:
+                OUTBOX_LAG.labels(self._service).set(0)
+                return 0
+            oldest: datetime = rows[0].created_at
+            OUTBOX_LAG.labels(self._service).set((datetime.now(UTC) - oldest).total_seconds())
+            await asyncio.gather(
+                *(
+                    self._bus.publish(
+                        routing_key=row.event_type,
+                        body=json_dumps(row.payload).encode(),
+                        message_id=str(row.id),
+                    )
+                    for row in rows
+                )
+            )
+            await conn.execute(self._delete, {"ids": [row.id for row in rows]})
+        EVENTS_PUBLISHED.labels(self._service).inc(len(rows))
+        return len(rows)
+
+    async def run(self) -> None:
+        """Relay until cancelled."""
+        poll = MIN_POLL_S
+        backoff = MIN_POLL_S
+        while True:
+            # Cleared before draining: a commit landing during the drain wakes the next wait.
+            self._wake.clear()
+            try:
+                published = await self.drain_once()
+                backoff = MIN_POLL_S
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                PUBLISH_FAILURES.labels(self._service).inc()
+                log.warning("outbox publish failed; retrying in %.2fs", backoff, exc_info=True)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                continue
+            if published == BATCH:
+                continue
+            if published:
+                poll = MIN_POLL_S
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=poll)
+                poll = MIN_POLL_S
+            except TimeoutError:
+                poll = min(poll * 2, MAX_POLL_S)

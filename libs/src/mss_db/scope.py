@@ -1,0 +1,45 @@
+"""The set of organizations a unit of work may see, applied as transaction-local settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+@dataclass(frozen=True, slots=True)
+class OrgScope:
+    """Either every organization or an explicit set; empty means no rows at all."""
+
+    all_orgs: bool = False
+    org_ids: frozenset[UUID] = field(default_factory=frozenset)
+
+    @classmethod
+    def everything(cls) -> OrgScope:
+        return cls(all_orgs=True)
+
+    @classmethod
+    def of(cls, ids: Iterable[UUID]) -> OrgScope:
+        return cls(org_ids=frozenset(ids))
+
+    def allows(self, org_id: UUID | None) -> bool:
+        return self.all_orgs or (org_id is not None and org_id in self.org_ids)
+
+
+_APPLY = text(
+    "SELECT set_config('app.org_ids', :org_ids, true), set_config('app.all_orgs', :all_orgs, true)"
+)
+
+
+async def apply_scope(conn: AsyncConnection, scope: OrgScope) -> None:
+    """Set the RLS settings for the current transaction only (safe behind poolers)."""
+    await conn.execute(
+        _APPLY,
+        {
+            "org_ids": ",".join(sorted(str(org) for org in scope.org_ids)),
+            "all_orgs": "on" if scope.all_orgs else "off",
+        },
+    )

@@ -1,0 +1,249 @@
+"""The runtime every service shares: engine, units of work, Redis, bus, relay, health.
+
+`create_service_app` builds the FastAPI app the same way for all six services, so a
+newcomer finds the same envelope, middleware, health and metrics everywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from prometheus_fastapi_instrumentator import Instrumentator
+from redis.asyncio import Redis
+from sqlalchemy import text
+
+from mss_auth.dependencies import AuthRuntime
+from mss_auth.jwks import http_jwks_loader
+from mss_auth.principal import Principal
+from mss_auth.sessions import SessionStore
+from mss_auth.tokens import KeyLoader, TokenVerifier
+from mss_bus.connection import Bus, Topology
+from mss_bus.relay import OutboxRelay
+from mss_contracts.events import EventContext
+from mss_db.engine import create_engine
+from mss_db.migrations import app_role, head_revision
+from mss_db.uow import UnitOfWorkFactory
+from mss_settings import PlatformSettings, role_database_url
+from mss_web.context import RequestIdMiddleware, client_address
+from mss_web.handlers import install_error_handlers
+
+log = logging.getLogger("mss.service")
+
+Check = Callable[[], Awaitable[None]]
+
+
+class ServiceRuntime:
+    """Connections of one service process; opened in the lifespan, closed after it."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        settings: PlatformSettings,
+        service_dir: Path,
+        key_loader: KeyLoader | None = None,
+    ) -> None:
+        self.service = service
+        self.settings = settings
+        self.service_dir = service_dir
+        self.engine = create_engine(
+            role_database_url(settings, app_role(service)), pool_size=settings.db_pool_size
+        )
+        self.uow = UnitOfWorkFactory(self.engine, service)
+        self.redis: Redis = Redis.from_url(
+            settings.redis_url, socket_timeout=2, socket_connect_timeout=2
+        )
+        self.bus = Bus(settings.rabbitmq_url, Topology(settings.bus_namespace))
+        self.sessions = SessionStore(self.redis)
+        self.auth = AuthRuntime(
+            verifier=TokenVerifier(
+                load_keys=key_loader or http_jwks_loader(settings.jwks_url),
+                issuer=settings.token_issuer,
+                audience=settings.token_audience,
+            ),
+            sessions=self.sessions,
+            trusted_proxies=settings.trusted_proxies,
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def relay(self) -> OutboxRelay:
+        return OutboxRelay(
+            engine=self.engine,
+            schema=self.service,
+            bus=self.bus,
+            service=self.service,
+            wake=self.uow.outbox_written,
+        )
+
+    def spawn(self, coro: Awaitable[None], name: str) -> None:
+        async def guarded() -> None:
+            await coro
+
+        self._tasks.append(asyncio.create_task(guarded(), name=name))
+
+    async def connect_bus_in_background(self) -> None:
+        """The API starts without the broker; /ready says so until it is reached."""
+        while not self.bus.connected:
+            try:
+                await self.bus.connect()
+            except Exception:
+                log.warning("RabbitMQ not reachable yet; retrying", exc_info=False)
+                await asyncio.sleep(1.0)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.bus.close()
+        await self.redis.aclose()
+        await self.engine.dispose()
+
+    # --- health ------------------------------------------------------------------------
+
+    async def check_database(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def check_migrations(self) -> None:
+        expected = head_revision(self.service_dir)
+        async with self.engine.connect() as conn:
+            current = (
+                await conn.execute(
+                    text(f"SELECT version_num FROM {self.service}.alembic_version")  # noqa: S608
+                )
+            ).scalar_one_or_none()
+        if current != expected:
+            raise RuntimeError(f"migrations at {current}, expected {expected}")
+
+    async def check_redis(self) -> None:
+        await self.redis.ping()
+
+    async def check_bus(self) -> None:
+        if not self.bus.connected:
+            raise RuntimeError("not connected")
+
+    def health_checks(self) -> dict[str, Check]:
+        return {
+            "database": self.check_database,
+            "redis": self.check_redis,
+            "rabbitmq": self.check_bus,
+        }
+
+    def ready_checks(self) -> dict[str, Check]:
+        return {
+            "database": self.check_database,
+            "migrations": self.check_migrations,
+            "rabbitmq": self.check_bus,
+        }
+
+
+async def _run_checks(checks: dict[str, Check]) -> tuple[bool, dict[str, str]]:
+    async def one(check: Check) -> str:
+        try:
+            await asyncio.wait_for(check(), timeout=2.0)
+        except Exception as exc:
+            return f"down: {type(exc).__name__}"
+        return "ok"
+
+    names = list(checks)
+    results = await asyncio.gather(*(one(checks[name]) for name in names))
+    report = dict(zip(names, results, strict=True))
+    return all(result == "ok" for result in results), report
+
+
+def health_router(runtime_of: Callable[[Request], ServiceRuntime]) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/health", include_in_schema=False)
+    async def health(request: Request) -> JSONResponse:
+        healthy, report = await _run_checks(runtime_of(request).health_checks())
+        return JSONResponse(
+            {"status": "ok" if healthy else "degraded", "checks": report},
+            status_code=200 if healthy else 503,
+        )
+
+    @router.get("/ready", include_in_schema=False)
+    async def ready(request: Request) -> JSONResponse:
+        is_ready, report = await _run_checks(runtime_of(request).ready_checks())
+        return JSONResponse(
+            {"status": "ready" if is_ready else "not_ready", "checks": report},
+            status_code=200 if is_ready else 503,
+        )
+
+    return router
+
+
+PUBLIC_PATHS = frozenset({"/health", "/ready", "/metrics"})
+
+
+def create_service_app(
+    *,
+    title: str,
+    runtime_factory: Callable[[], ServiceRuntime],
+    routers: Sequence[APIRouter],
+    run_relay: bool = True,
+    extra_startup: Callable[[ServiceRuntime, FastAPI], Awaitable[None]] | None = None,
+) -> FastAPI:
+    """A service's HTTP app: envelope errors, request ids, health, metrics, its routers."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        runtime = runtime_factory()
+        app.state.runtime = runtime
+        app.state.auth = runtime.auth
+        runtime.spawn(runtime.connect_bus_in_background(), "bus-connect")
+        if run_relay:
+            runtime.spawn(runtime.relay().run(), "outbox-relay")
+        if extra_startup is not None:
+            await extra_startup(runtime, app)
+        try:
+            yield {}
+        finally:
+            await runtime.close()
+
+    app = FastAPI(title=title, lifespan=lifespan, docs_url=None, redoc_url=None)
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(health_router(lambda request: request.app.state.runtime))
+    for router in routers:
+        app.include_router(router)
+    Instrumentator(excluded_handlers=["/metrics", "/health", "/ready"]).instrument(app).expose(
+        app, include_in_schema=False
+    )
+    return app
+
+
+def runtime(request: Request) -> ServiceRuntime:
+    """The dependency routes use to reach the service's connections."""
+    value = request.app.state.runtime
+    assert isinstance(value, ServiceRuntime)
+    return value
+
+
+def event_context(request: Request, principal: Principal | None) -> EventContext:
+    """Who caused the events of this request: copied into their metadata for the audit."""
+    request_id = getattr(request.state, "request_id", None) or request.scope.get("state", {}).get(
+        "request_id"
+    )
+    correlation = uuid.uuid4()
+    if isinstance(request_id, str):
+        with contextlib.suppress(ValueError):
+            correlation = uuid.UUID(request_id)
+    runtime_ = request.app.state.runtime
+    return EventContext(
+        user_id=principal.user_id if principal else None,
+        session_id=principal.session_id if principal else None,
+        correlation_id=correlation,
+        ip_address=client_address(request.scope, runtime_.settings.trusted_proxies),
+        user_agent=request.headers.get("user-agent"),
+    )

@@ -1,0 +1,52 @@
+"""`python -m mss_<service> api|worker|...`: one entry point shape for every service."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable, Mapping
+
+import uvicorn
+
+from mss_settings import PlatformSettings
+from mss_web.logs import configure_logging
+
+
+def run_api(app_path: str, *, service: str, port: int, settings: PlatformSettings) -> None:
+    configure_logging(service, settings.log_level)
+    uvicorn.run(
+        app_path,
+        factory=True,
+        host=settings.bind_host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        date_header=False,
+    )
+
+
+async def _until_signalled(main: Callable[[], Awaitable[None]]) -> None:
+    task = asyncio.create_task(main())
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def run_worker(
+    main: Callable[[], Awaitable[None]], *, service: str, settings: PlatformSettings
+) -> None:
+    configure_logging(f"{service}-worker", settings.log_level)
+    asyncio.run(_until_signalled(main))
+
+
+def dispatch(service: str, commands: Mapping[str, Callable[[], None]]) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m mss_{service}")
+    parser.add_argument("command", choices=sorted(commands))
+    args, _extra = parser.parse_known_args()
+    commands[args.command]()

@@ -1,0 +1,66 @@
+"""Settings shared by every service, read from the environment (prefix MSS_)."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+SERVICES = ("identity", "organization", "security", "intervention", "audit", "notification")
+
+
+class PlatformSettings(BaseSettings):
+    """Connection URLs and platform-wide knobs; every service extends this."""
+
+    model_config = SettingsConfigDict(env_prefix="MSS_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    # The admin URL: provisioning uses it as is, services derive their own role's URL.
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/mss"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # Prefix for exchange and queue names, so test runs never touch the live topology.
+    bus_namespace: str = ""
+    run_dir: Path = Path(".run")
+    jwks_url: str = "http://127.0.0.1:8101/.well-known/jwks.json"
+    token_issuer: str = "mss-identity"
+    token_audience: str = "mss-platform"
+    bind_host: str = "127.0.0.1"
+    log_level: str = "INFO"
+    db_pool_size: int = 10
+    # Only these peers may set X-Real-IP (the gateway); anyone else's header is ignored.
+    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.run_dir / "secrets"
+
+
+def db_role_password(settings: PlatformSettings, role: str) -> SecretStr:
+    """The password of a service DB role: generated once into the secrets dir."""
+    path = settings.secrets_dir / "db" / role
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return SecretStr(path.read_text().strip())
+
+
+def role_database_url(settings: PlatformSettings, role: str) -> str:
+    """The admin URL with `role` and its generated password: what a service connects with."""
+    url = make_url(settings.database_url).set(
+        drivername="postgresql+asyncpg",
+        username=role,
+        password=db_role_password(settings, role).get_secret_value(),
+    )
+    return url.render_as_string(hide_password=False)
+
+
+def admin_database_url(settings: PlatformSettings) -> str:
+    """The admin URL with the asyncpg driver."""
+    url = make_url(settings.database_url).set(drivername="postgresql+asyncpg")
+    return url.render_as_string(hide_password=False)

@@ -1,0 +1,132 @@
+"""Every error leaves a service in the API envelope; nothing internal reaches the client."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mss_contracts.api import ErrorBody, ErrorCode
+from mss_web.errors import AppError
+
+log = logging.getLogger("mss.errors")
+
+_STATUS_CODES: dict[int, tuple[ErrorCode, str]] = {
+    400: (ErrorCode.BAD_REQUEST, "Bad request"),
+    401: (ErrorCode.AUTHENTICATION_REQUIRED, "Authentication required"),
+    403: (ErrorCode.FORBIDDEN, "Forbidden"),
+    404: (ErrorCode.NOT_FOUND, "Resource not found"),
+    405: (ErrorCode.METHOD_NOT_ALLOWED, "Method not allowed"),
+    409: (ErrorCode.CONFLICT, "Conflict"),
+    413: (ErrorCode.PAYLOAD_TOO_LARGE, "Payload too large"),
+    422: (ErrorCode.VALIDATION_ERROR, "Validation failed"),
+    429: (ErrorCode.RATE_LIMITED, "Too many requests"),
+    503: (ErrorCode.SERVICE_UNAVAILABLE, "Service unavailable"),
+}
+
+
+def error_response(
+    request: Request,
+    *,
+    status: int,
+    code: ErrorCode,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = ErrorBody(
+        error=message,
+        code=code,
+        details=details,
+        timestamp=datetime.now(UTC).isoformat(),
+        path=request.url.path,
+    )
+    all_headers = dict(headers or {})
+    # A 500 is sent by Starlette's outermost middleware, past our request-id middleware.
+    request_id = request.scope.get("state", {}).get("request_id")
+    if request_id:
+        all_headers["X-Request-ID"] = request_id
+    return JSONResponse(
+        body.model_dump(mode="json", by_alias=True, exclude_none=True),
+        status_code=status,
+        headers=all_headers,
+    )
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    parts = [str(part) for part in loc]
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return error_response(
+        request,
+        status=exc.status,
+        code=exc.code,
+        message=exc.message,
+        details=exc.details,
+        headers=exc.headers,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(error.get("type") == "json_invalid" for error in errors):
+        return error_response(
+            request, status=400, code=ErrorCode.BAD_REQUEST, message="Malformed JSON body"
+        )
+    details: dict[str, Any] = {}
+    for error in errors:
+        details.setdefault(_field(tuple(error.get("loc", ()))), error.get("msg", "invalid"))
+    return error_response(
+        request,
+        status=422,
+        code=ErrorCode.VALIDATION_ERROR,
+        message="Validation failed",
+        details=details,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code, message = _STATUS_CODES.get(exc.status_code, (ErrorCode.INTERNAL_ERROR, "Error"))
+    return error_response(
+        request, status=exc.status_code, code=code, message=message, headers=exc.headers
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(
+        request, status=500, code=ErrorCode.INTERNAL_ERROR, message="Internal server error"
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+def map_domain_errors(app: FastAPI, mapping: dict[type[Exception], type[AppError]]) -> None:
+    """Answer a service's domain errors as the given API errors (message kept, no internals)."""
+
+    def handler_for(target: type[AppError]) -> Any:
+        async def handle(request: Request, exc: Exception) -> JSONResponse:
+            message = str(exc) if target.status != 404 else "Resource not found"
+            return await _app_error(request, target(message))
+
+        return handle
+
+    for source, target in mapping.items():
+        app.add_exception_handler(source, handler_for(target))

@@ -1,0 +1,215 @@
+"""Render the NGINX gateway configuration from the templates next to this file.
+
+Usage: ``python nginx/render.py --out DIR`` writes ``DIR/nginx.conf``, the files it
+includes and ``gateway.js``; then run ``nginx -p DIR -c DIR/nginx.conf``. Placeholders
+``${MSS_...}`` are filled from the environment (defaults in ``DEFAULTS``). Without
+``MSS_TLS_CERT``/``MSS_TLS_KEY`` a self-signed development certificate is created in
+``DIR/tls/`` (once) with the ``openssl`` command-line tool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import string
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+TEMPLATE_DIR = Path(__file__).resolve().parent
+TEMPLATE_SUFFIX = ".template"
+NJS_FILES = ("gateway.js",)
+JS_MODULE = "ngx_http_js_module.so"
+MODULE_DIR_CANDIDATES = ("/usr/lib/nginx/modules", "/usr/share/nginx/modules")
+
+DEFAULTS: dict[str, str] = {
+    "MSS_GATEWAY_HTTP_PORT": "8080",
+    "MSS_GATEWAY_HTTPS_PORT": "8443",
+    "MSS_GATEWAY_LISTEN": "127.0.0.1",
+    "MSS_GATEWAY_WORKERS": "2",
+    "MSS_NGINX_USER": "",
+    "MSS_GATEWAY_ACCESS_LOG": "",
+    "MSS_GATEWAY_ERROR_LOG": "",
+    "MSS_TLS_CERT": "",
+    "MSS_TLS_KEY": "",
+    "MSS_IDENTITY_UPSTREAM": "127.0.0.1:8101",
+    "MSS_ORGANIZATION_UPSTREAM": "127.0.0.1:8102",
+    "MSS_SECURITY_UPSTREAM": "127.0.0.1:8103",
+    "MSS_INTERVENTION_UPSTREAM": "127.0.0.1:8104",
+    "MSS_AUDIT_UPSTREAM": "127.0.0.1:8105",
+    "MSS_NOTIFICATION_UPSTREAM": "127.0.0.1:8106",
+    "MSS_INTROSPECTION_UPSTREAM": "127.0.0.1:8111",
+    "MSS_RATE_AUTH_PER_IP": "10r/s",
+    "MSS_RATE_AUTH_BURST": "20",
+    "MSS_RATE_PER_USER": "50r/s",
+    "MSS_RATE_USER_BURST": "100",
+    "MSS_RATE_PER_ORG": "200r/s",
+    "MSS_RATE_ORG_BURST": "400",
+}
+
+UPSTREAM_VARS = tuple(name for name in DEFAULTS if name.endswith("_UPSTREAM"))
+PORT_VARS = ("MSS_GATEWAY_HTTP_PORT", "MSS_GATEWAY_HTTPS_PORT")
+RATE_VARS = ("MSS_RATE_AUTH_PER_IP", "MSS_RATE_PER_USER", "MSS_RATE_PER_ORG")
+BURST_VARS = ("MSS_RATE_AUTH_BURST", "MSS_RATE_USER_BURST", "MSS_RATE_ORG_BURST")
+PATH_VARS = ("MSS_GATEWAY_ACCESS_LOG", "MSS_GATEWAY_ERROR_LOG", "MSS_TLS_CERT", "MSS_TLS_KEY")
+
+# Values end up inside nginx directives: refuse anything that could end one early.
+SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/@+-]*$")
+UPSTREAM = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$|^unix:/[A-Za-z0-9._/-]+$")
+LISTEN = re.compile(r"^(?:\*|[A-Za-z0-9.-]+|\[?[0-9A-Fa-f:.]+\]?)$")
+RATE = re.compile(r"^[1-9][0-9]*r/[sm]$")
+USER = re.compile(r"^[a-z_][a-z0-9_-]*(?: [a-z_][a-z0-9_-]*)?$")
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be rendered into the configuration."""
+
+
+class NginxTemplate(string.Template):
+    """Only ``${UPPER_CASE}`` is a placeholder; nginx's own ``$variables`` stay as they are."""
+
+    flags = 0
+    pattern = (
+        r"\$(?:(?P<escaped>(?!))|(?P<named>(?!))"
+        r"|\{(?P<braced>[A-Z][A-Z0-9_]*)\}|(?P<invalid>(?!)))"
+    )
+
+
+def default_modules_dir() -> str:
+    """The first Debian module directory that holds the njs module."""
+    for candidate in MODULE_DIR_CANDIDATES:
+        if (Path(candidate) / JS_MODULE).is_file():
+            return candidate
+    return MODULE_DIR_CANDIDATES[0]
+
+
+def _port(name: str, value: str) -> str:
+    """Validates a TCP port number."""
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ConfigError(f"{name}={value!r} is not a TCP port")
+    return value
+
+
+def _listen_address(value: str) -> str:
+    """The listen address in nginx syntax (IPv6 in brackets)."""
+    if not LISTEN.match(value):
+        raise ConfigError(f"MSS_GATEWAY_LISTEN={value!r} is not an address")
+    if ":" in value and not value.startswith("["):
+        return f"[{value}]"
+    return value
+
+
+def settings_from(env: Mapping[str, str], out_dir: Path) -> dict[str, str]:
+    """The placeholder values: environment over defaults, validated."""
+    values = {name: env.get(name, default) for name, default in DEFAULTS.items()}
+    values["MSS_NGINX_MODULES_DIR"] = env.get("MSS_NGINX_MODULES_DIR") or default_modules_dir()
+
+    for name in PORT_VARS:
+        _port(name, values[name])
+    for name in UPSTREAM_VARS:
+        if not UPSTREAM.match(values[name]):
+            raise ConfigError(f"{name}={values[name]!r} is not host:port")
+    for name in RATE_VARS:
+        if not RATE.match(values[name]):
+            raise ConfigError(f"{name}={values[name]!r} is not a rate like 10r/s")
+    for name in BURST_VARS:
+        if not values[name].isdigit():
+            raise ConfigError(f"{name}={values[name]!r} is not a whole number")
+    workers = values["MSS_GATEWAY_WORKERS"]
+    if workers != "auto" and not (workers.isdigit() and int(workers) > 0):
+        raise ConfigError(f"MSS_GATEWAY_WORKERS={workers!r} is not a count or 'auto'")
+    user = values.pop("MSS_NGINX_USER")
+    if user and not USER.match(user):
+        raise ConfigError(f"MSS_NGINX_USER={user!r} is not 'user [group]'")
+    values["MSS_NGINX_USER_LINE"] = f"user {user};" if user else "# user: not set"
+
+    prefix = out_dir.resolve()
+    values["MSS_GATEWAY_PREFIX"] = str(prefix)
+    values["MSS_GATEWAY_LISTEN_ADDR"] = _listen_address(values.pop("MSS_GATEWAY_LISTEN"))
+    values["MSS_GATEWAY_ACCESS_LOG"] = values["MSS_GATEWAY_ACCESS_LOG"] or str(
+        prefix / "logs" / "access.log"
+    )
+    values["MSS_GATEWAY_ERROR_LOG"] = values["MSS_GATEWAY_ERROR_LOG"] or str(
+        prefix / "logs" / "error.log"
+    )
+    cert, key = values["MSS_TLS_CERT"], values["MSS_TLS_KEY"]
+    if bool(cert) != bool(key):
+        raise ConfigError("set both MSS_TLS_CERT and MSS_TLS_KEY, or neither")
+    if not cert:
+        values["MSS_TLS_CERT"] = str(prefix / "tls" / "dev-cert.pem")
+        values["MSS_TLS_KEY"] = str(prefix / "tls" / "dev-key.pem")
+    for name in (*PATH_VARS, "MSS_GATEWAY_PREFIX", "MSS_NGINX_MODULES_DIR"):
+        if not SAFE_PATH.match(values[name]):
+            raise ConfigError(f"{name}={values[name]!r} is not a plain absolute path")
+    return values
+
+
+def ensure_dev_certificate(cert: Path, key: Path) -> bool:
+    """Creates a self-signed P-256 certificate for localhost unless both files exist."""
+    if cert.is_file() and key.is_file():
+        return False
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise ConfigError("openssl not found: install it or set MSS_TLS_CERT/MSS_TLS_KEY")
+    cert.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        openssl, "req", "-x509", "-newkey", "ec",
+        "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", str(key), "-out", str(cert), "-days", "825",
+        "-subj", "/CN=localhost",
+        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1",
+    ]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True)  # noqa: S603 - fixed arguments
+    key.chmod(0o600)
+    return True
+
+
+def render(out_dir: Path, env: Mapping[str, str]) -> list[Path]:
+    """Writes the configuration into out_dir and returns the files written."""
+    values = settings_from(env, out_dir)
+    prefix = Path(values["MSS_GATEWAY_PREFIX"])
+    for sub in ("logs", "temp", "cache"):
+        (prefix / sub).mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for template in sorted(TEMPLATE_DIR.glob(f"*{TEMPLATE_SUFFIX}")):
+        target = prefix / template.name.removesuffix(TEMPLATE_SUFFIX)
+        try:
+            text = NginxTemplate(template.read_text()).substitute(values)
+        except KeyError as missing:
+            raise ConfigError(f"{template.name}: unknown placeholder {missing}") from None
+        target.write_text(text)
+        written.append(target)
+    for name in NJS_FILES:
+        target = prefix / name
+        shutil.copyfile(TEMPLATE_DIR / name, target)
+        written.append(target)
+    if not env.get("MSS_TLS_CERT"):
+        ensure_dev_certificate(Path(values["MSS_TLS_CERT"]), Path(values["MSS_TLS_KEY"]))
+    else:
+        for name in ("MSS_TLS_CERT", "MSS_TLS_KEY"):
+            if not Path(values[name]).is_file():
+                raise ConfigError(f"{name}={values[name]!r} does not exist")
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description="Render the MSS NGINX gateway config.")
+    parser.add_argument("--out", required=True, type=Path, help="output (nginx prefix) dir")
+    args = parser.parse_args(argv)
+    out_dir: Path = args.out
+    try:
+        written = render(out_dir, os.environ)
+    except (ConfigError, subprocess.CalledProcessError) as error:
+        print(f"render.py: {error}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

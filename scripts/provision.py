@@ -1,0 +1,67 @@
+"""Provision and bootstrap the platform: `python scripts/provision.py setup [--no-bootstrap]`.
+
+Idempotent: creates the database named by MSS_DATABASE_URL when missing, one schema and
+two roles per service (owner and app), runs every Alembic migration as the owner,
+makes sure identity has a signing key, then creates the provider organization and its
+first super admin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from alembic import command
+
+from mss_db.migrations import alembic_config
+from mss_db.provision import ensure_database, ensure_service_schema
+from mss_settings import PlatformSettings, admin_database_url
+
+ROOT = Path(__file__).resolve().parents[1]
+# In dependency order: organization bootstraps the provider that identity's admin joins.
+SERVICES = ("organization", "identity", "audit")
+
+
+def migrate(settings: PlatformSettings) -> None:
+    asyncio.run(ensure_database(settings))
+    for service in SERVICES:
+        asyncio.run(ensure_service_schema(settings, service))
+        command.upgrade(
+            alembic_config(ROOT / "services" / service, admin_database_url(settings)), "head"
+        )
+        print(f"  {service}: schema, roles and migrations at head")
+
+
+def _run(*args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, *args], check=True, capture_output=True, text=True, env=os.environ
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def bootstrap() -> None:
+    kid = _run("-m", "mss_identity", "keys")
+    print(f"  identity: signing key {kid}")
+    provider_id = _run("-m", "mss_organization", "bootstrap")
+    name = os.environ.get("MSS_PROVIDER_NAME", "MSS Provider")
+    admin_id = _run("-m", "mss_identity", "bootstrap", provider_id, name)
+    print(f"  provider organization {provider_id}, super admin {admin_id}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("command", choices=["setup"])
+    parser.add_argument("--no-bootstrap", action="store_true")
+    args = parser.parse_args()
+    settings = PlatformSettings()
+    migrate(settings)
+    if not args.no_bootstrap:
+        bootstrap()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""HTTP routes of the audit service (API.md "Audit"); every one needs `audit:read`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query
+
+from mss_audit.adapters.repository import LogFilter
+from mss_audit.api.schemas import AuditLogRead, StoredEventRead, VerificationRead
+from mss_audit.application import records as use
+from mss_auth.dependencies import require
+from mss_auth.principal import Principal
+from mss_contracts.api import CursorMeta
+from mss_service import ServiceRuntime, runtime
+from mss_web.envelope import CursorEnvelope, Envelope
+from mss_web.errors import NotFound
+
+router = APIRouter(prefix="/api/audit", tags=["audit"])
+
+Runtime = Annotated[ServiceRuntime, Depends(runtime)]
+Reader = Annotated[Principal, Depends(require("audit:read"))]
+
+
+@router.get("/logs", response_model=CursorEnvelope[AuditLogRead])
+async def list_logs(
+    principal: Reader,
+    rt: Runtime,
+    org_id: Annotated[UUID | None, Query(alias="orgId")] = None,
+    user_id: Annotated[UUID | None, Query(alias="userId")] = None,
+    action: Annotated[str | None, Query(max_length=100)] = None,
+    resource_type: Annotated[str | None, Query(alias="resourceType", max_length=100)] = None,
+    resource_id: Annotated[UUID | None, Query(alias="resourceId")] = None,
+    success: bool | None = None,
+    since: Annotated[datetime | None, Query(alias="from")] = None,
+    until: Annotated[datetime | None, Query(alias="to")] = None,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> CursorEnvelope[AuditLogRead]:
+    where = LogFilter(
+        org_id=org_id, user_id=user_id, action=action, resource_type=resource_type,
+        resource_id=resource_id, success=success, since=since, until=until,
+    )
+    async with rt.uow(principal.scope) as uow:
+        page = await use.read_logs(where, cursor=cursor, limit=limit, uow=uow)
+    return CursorEnvelope(
+        data=[AuditLogRead.of(item) for item in page.items],
+        meta=CursorMeta(limit=limit, next_cursor=page.next_cursor),
+    )
+
+
+@router.get("/events", response_model=Envelope[list[StoredEventRead]])
+async def aggregate_events(
+    principal: Reader,
+    rt: Runtime,
+    aggregate_id: Annotated[UUID, Query(alias="aggregateId")],
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Envelope[list[StoredEventRead]]:
+    async with rt.uow(principal.scope) as uow:
+        rows = await use.aggregate_events(aggregate_id, limit=limit, uow=uow)
+    return Envelope(
+        data=[
+            StoredEventRead(
+                id=r.id, type=r.type, aggregate_id=r.aggregate_id,
+                aggregate_type=r.aggregate_type, organization_id=r.org_id, data=r.data,
+                metadata=r.metadata, schema_version=r.schema_version,
+                occurred_at=r.occurred_at, received_at=r.received_at,
+            )
+            for r in rows
+        ]
+    )
+
+
+@router.get("/verify", response_model=Envelope[VerificationRead])
+async def verify(
+    principal: Reader,
+    rt: Runtime,
+    org_id: Annotated[UUID | None, Query(alias="orgId")] = None,
+) -> Envelope[VerificationRead]:
+    if org_id is not None and not principal.scope.allows(org_id):
+        raise NotFound("Resource not found")
+    async with rt.uow(principal.scope) as uow:
+        result = await use.verify_chains(org_id, uow=uow)
+    return Envelope(
+        data=VerificationRead(
+            valid=result.valid, checked=result.checked, first_broken_id=result.first_broken_id
+        )
+    )

@@ -1,0 +1,50 @@
+"""What a domain event means as an audit log entry."""
+
+from __future__ import annotations
+
+from ipaddress import ip_address
+from typing import Any
+from uuid import UUID, uuid5
+
+from mss_contracts.events import EventEnvelope
+from mss_audit.domain.chain import AuditEntry
+
+_FAILURE_SUFFIXES = (".failed", ".denied")
+_ENTRY_NAMESPACE = UUID("6f1c2b1e-3c55-4a6e-9a43-0d1f5f2b7e10")
+
+
+def _valid_ip(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return str(ip_address(value))
+    except ValueError:
+        return None
+
+
+def entry_for(envelope: EventEnvelope) -> AuditEntry:
+    """`envelope` must already be redacted: audit entries never hold secrets."""
+    success = not envelope.type.endswith(_FAILURE_SUFFIXES)
+    details: dict[str, Any] = {
+        "data": envelope.data,
+        "correlationId": str(envelope.metadata.correlation_id),
+        "version": envelope.metadata.version,
+    }
+    reason = envelope.data.get("reason")
+    return AuditEntry(
+        # Derived from the event id: a redelivered event maps to the same entry.
+        id=uuid5(_ENTRY_NAMESPACE, str(envelope.id)),
+        event_id=envelope.id,
+        user_id=envelope.metadata.user_id,
+        session_id=envelope.metadata.session_id,
+        org_id=envelope.organization_id,
+        action=envelope.type,
+        resource_type=envelope.aggregate_type,
+        resource_id=envelope.aggregate_id,
+        details=details,
+        ip_address=_valid_ip(envelope.metadata.ip_address),
+        user_agent=(envelope.metadata.user_agent or None) and envelope.metadata.user_agent[:1000],
+        success=success,
+        error_message=str(reason) if not success and reason is not None else None,
+        timestamp=envelope.metadata.timestamp,
+    )

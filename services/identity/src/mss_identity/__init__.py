@@ -1,0 +1,1 @@
+"""The identity service: users, credentials, sessions, MFA and the signing keys."""

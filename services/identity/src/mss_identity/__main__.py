@@ -1,0 +1,94 @@
+"""`python -m mss_identity api|introspect|worker|keys|bootstrap`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from uuid import UUID
+
+import uvicorn
+
+from mss_identity import worker
+from mss_identity.adapters.keys import add_key, ensure_key
+from mss_identity.application.users import ensure_super_admin
+from mss_identity.config import SERVICE, IdentitySettings
+from mss_identity.main import build_hasher, build_runtime
+from mss_service.cli import dispatch, run_api, run_worker
+from mss_web.logs import configure_logging
+
+
+def api() -> None:
+    settings = IdentitySettings()
+    run_api("mss_identity.main:create_app", service=SERVICE, port=settings.identity_port,
+            settings=settings)
+
+
+def introspect() -> None:
+    settings = IdentitySettings()
+    configure_logging(f"{SERVICE}-introspection", settings.log_level)
+    uvicorn.run(
+        "mss_identity.introspection:create_app",
+        factory=True,
+        host=settings.bind_host,
+        port=settings.introspection_port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        date_header=False,
+    )
+
+
+def keys() -> None:
+    """Ensure a signing key exists; with `rotate`, add a new active one."""
+    settings = IdentitySettings()
+    if "rotate" in sys.argv[2:]:
+        print(add_key(settings.keys_dir))
+    else:
+        print(ensure_key(settings.keys_dir).active_kid)
+
+
+def bootstrap() -> None:
+    """Create the provider's first super admin: `bootstrap <provider-org-id> <provider-name>`."""
+    settings = IdentitySettings()
+    org_id, name = UUID(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "MSS Provider"
+
+    async def main() -> None:
+        runtime = build_runtime(settings)
+        hasher = build_hasher(settings)
+        try:
+            password = settings.bootstrap_admin_password
+            result = await ensure_super_admin(
+                provider_org_id=org_id,
+                provider_name=name,
+                email=settings.bootstrap_admin_email,
+                password=password.get_secret_value() if password else None,
+                uow_factory=runtime.uow,
+                hasher=hasher,
+            )
+        finally:
+            hasher.close()
+            await runtime.close()
+        if result.password is not None:
+            # Generated: kept only in the ignored secrets dir, readable by its owner alone.
+            path = settings.secrets_dir / "bootstrap-admin-password"
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            path.touch(mode=0o600)
+            path.write_text(result.password)
+            os.chmod(path, 0o600)
+        print(result.user_id)
+
+    asyncio.run(main())
+
+
+if __name__ == "__main__":
+    dispatch(
+        SERVICE,
+        {
+            "api": api,
+            "introspect": introspect,
+            "worker": lambda: run_worker(worker.run, service=SERVICE, settings=IdentitySettings()),
+            "keys": keys,
+            "bootstrap": bootstrap,
+        },
+    )

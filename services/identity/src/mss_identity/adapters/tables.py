@@ -1,0 +1,58 @@
+from sqlalchemy import ARRAY, Boolean, Column, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy.dialects.postgresql import INET, JSONB, UUID
+
+metadata = MetaData(schema="identity")
+
+org_directory = Table(
+    "org_directory",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("type", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("settings", JSONB, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("org_id", UUID(as_uuid=True), nullable=False),
+    Column("email", String(255), nullable=False),
+    Column("password_hash", String(255)),
+    Column("first_name", String(100), nullable=False),
+    Column("last_name", String(100), nullable=False),
+    Column("role", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("mfa_enabled", Boolean, nullable=False),
+    Column("mfa_secret", String(255)),
+    Column("mfa_backup_codes", ARRAY(Text)),
+    Column("email_verified", Boolean, nullable=False),
+    Column("last_login_at", DateTime(timezone=True)),
+    Column("last_login_ip", INET),
+    Column("failed_login_attempts", Integer, nullable=False),
+    Column("locked_until", DateTime(timezone=True)),
+    Column("version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", UUID(as_uuid=True)),
+)
+
+user_sessions = Table(
+    "user_sessions",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("user_id", UUID(as_uuid=True), nullable=False),
+    Column("org_id", UUID(as_uuid=True), nullable=False),
+    Column("refresh_token_hash", String(255), nullable=False),
+    Column("device_fingerprint", String(255)),
+    Column("ip_address", INET),
+    Column("user_agent", Text),
+    Column("status", Text, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("revoked_reason", String(255)),
+)

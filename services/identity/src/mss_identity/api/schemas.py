@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from mss_contracts.api import ApiInput, ApiModel
+from mss_contracts.permissions import OrganizationType, Role
+from mss_identity.domain.users import OrgRef, User, UserStatus
+
+
+class LoginBody(ApiInput):
+    email: str = Field(min_length=3, max_length=255)
+    password: str = Field(min_length=1, max_length=128)
+    organization_id: UUID | None = None
+
+
+class UserRead(ApiModel):
+    id: UUID
+    organization_id: UUID
+    email: str
+    first_name: str
+    last_name: str
+    role: Role
+    status: UserStatus
+    mfa_enabled: bool
+    email_verified: bool
+    last_login_at: datetime | None
+    last_login_ip: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserRead:
+        return cls(
+            id=user.id,
+            organization_id=user.org_id,
+            email=user.email,
+            first_name=user.first_name,
+            last_name=user.last_name,
+            role=user.role,
+            status=user.status,
+            mfa_enabled=user.mfa_enabled,
+            email_verified=user.email_verified,
+            last_login_at=user.last_login_at,
+            last_login_ip=user.last_login_ip,
+            created_at=user.created_at,
+            updated_at=user.updated_at,
+        )
+
+
+class TokenPair(ApiModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int
+    user: UserRead
+
+
+class OrganizationRef(ApiModel):
+    id: UUID
+    name: str
+    type: OrganizationType
+    status: str
+
+    @classmethod
+    def of(cls, org: OrgRef) -> OrganizationRef:
+        return cls(id=org.id, name=org.name, type=org.type, status=org.status)
+
+
+class OrgScopeRead(ApiModel):
+    all_organizations: bool
+    organization_ids: list[UUID]
+
+
+class MeRead(ApiModel):
+    user: UserRead
+    organization: OrganizationRef
+    role: Role | None
+    permissions: list[str]
+    org_scope: OrgScopeRead

@@ -1,0 +1,1 @@
+"""Identity rules: no framework, no I/O."""

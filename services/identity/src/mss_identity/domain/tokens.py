@@ -1,0 +1,68 @@
+"""Access tokens (JWT ES256, 15 min) and opaque refresh tokens (256-bit, stored hashed)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from mss_auth.tokens import ALGORITHM, TOKEN_TYPE
+from mss_contracts.permissions import OrganizationType, Role
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+    expires_in: int
+
+
+def issue_access_token(
+    *,
+    key: ec.EllipticCurvePrivateKey,
+    kid: str,
+    issuer: str,
+    audience: str,
+    ttl_s: int,
+    user_id: UUID,
+    session_id: UUID,
+    org_id: UUID,
+    org_type: OrganizationType,
+    role: Role,
+    amr: list[str],
+    now: datetime | None = None,
+) -> IssuedToken:
+    issued = now or datetime.now(UTC)
+    expires = issued + timedelta(seconds=ttl_s)
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "aud": audience,
+        "sub": str(user_id),
+        "sid": str(session_id),
+        "org": str(org_id),
+        "orgType": org_type.value,
+        "role": role.value,
+        "amr": amr,
+        "iat": int(issued.timestamp()),
+        "nbf": int(issued.timestamp()),
+        "exp": int(expires.timestamp()),
+        "jti": uuid.uuid4().hex,
+    }
+    token = jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid, "typ": TOKEN_TYPE})
+    return IssuedToken(token=token, expires_at=expires, expires_in=ttl_s)
+
+
+def new_refresh_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def refresh_token_hash(token: str) -> str:
+    """SHA-256 suffices: the token is 256 random bits, not a guessable password."""
+    return hashlib.sha256(token.encode()).hexdigest()

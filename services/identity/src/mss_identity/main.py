@@ -1,0 +1,93 @@
+"""The identity service's HTTP app."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from mss_contracts.api import ErrorCode
+from mss_identity.adapters.keys import load_keys
+from mss_identity.adapters.passwords import PasswordHasher
+from mss_identity.api.routes import router
+from mss_identity.application.auth import (
+    AmbiguousAccount,
+    AuthDeps,
+    InvalidCredentials,
+    OrganizationInactive,
+)
+from mss_identity.config import SERVICE, SERVICE_DIR, IdentitySettings
+from mss_service import ServiceRuntime, create_service_app
+from mss_web.errors import Forbidden
+from mss_web.handlers import error_response, map_domain_errors
+
+
+def build_runtime(settings: IdentitySettings | None = None) -> ServiceRuntime:
+    settings = settings or IdentitySettings()
+    keys_dir = settings.keys_dir
+
+    async def local_keys() -> Mapping[str, EllipticCurvePublicKey]:
+        # Identity verifies its own tokens from its key files, never over HTTP.
+        return load_keys(keys_dir).public()
+
+    return ServiceRuntime(
+        service=SERVICE, settings=settings, service_dir=SERVICE_DIR, key_loader=local_keys
+    )
+
+
+def build_hasher(settings: IdentitySettings) -> PasswordHasher:
+    return PasswordHasher(
+        memory_kib=settings.argon2_memory_kib,
+        time_cost=settings.argon2_time_cost,
+        parallelism=settings.argon2_parallelism,
+        workers=settings.password_hash_workers,
+    )
+
+
+async def _startup(runtime: ServiceRuntime, app: FastAPI) -> None:
+    settings = runtime.settings
+    assert isinstance(settings, IdentitySettings)
+    app.state.auth_deps = AuthDeps(
+        uow=runtime.uow,
+        hasher=build_hasher(settings),
+        keys=load_keys(settings.keys_dir),
+        sessions=runtime.sessions,
+        settings=settings,
+    )
+
+
+def create_app() -> FastAPI:
+    app = create_service_app(
+        title="MSS identity service",
+        runtime_factory=build_runtime,
+        routers=[router],
+        extra_startup=_startup,
+    )
+    map_domain_errors(app, {OrganizationInactive: Forbidden})
+    app.add_exception_handler(InvalidCredentials, _invalid_credentials)
+    app.add_exception_handler(AmbiguousAccount, _ambiguous_account)
+    return app
+
+
+async def _invalid_credentials(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(
+        request, status=401, code=ErrorCode.INVALID_CREDENTIALS, message="Invalid email or password"
+    )
+
+
+async def _ambiguous_account(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AmbiguousAccount)
+    return error_response(
+        request,
+        status=409,
+        code=ErrorCode.CONFLICT,
+        message=str(exc),
+        details={
+            "organizations": [
+                {"organizationId": str(c.organization_id), "name": c.organization_name}
+                for c in exc.choices
+            ]
+        },
+    )

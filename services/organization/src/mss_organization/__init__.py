@@ -1,0 +1,1 @@
+"""The organization service: customer organizations, their settings and provider access."""

@@ -1,0 +1,1 @@
+"""Organization rules: no framework, no I/O."""

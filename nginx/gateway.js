@@ -14,18 +14,21 @@ var MAX_TOKEN_LENGTH = 8192;
 var MAX_CLAIM_LENGTH = 128;
 var MAX_PATH_LENGTH = 1024;
 
-/* The client's own request (js_set also runs inside the auth_request subrequest). */
-function mainRequest(r) {
-    var m = r;
-    while (m.parent) {
-        m = m.parent;
-    }
-    return m;
+/*
+ * The path the client asked for. js_set also runs inside the auth_request subrequest,
+ * where r.uri is the subrequest's and r.parent is undefined, but $request_uri is still
+ * the client's (raw: an unnormalised spelling of the path just does not match).
+ */
+function clientPath(r) {
+    var raw = r.rawVariables.request_uri;
+    var requestUri = raw ? raw.toString() : '';
+    var query = requestUri.indexOf('?');
+    return query < 0 ? requestUri : requestUri.slice(0, query);
 }
 
 /* The token the websocket client sends as "Sec-WebSocket-Protocol: bearer, <token>". */
 function websocketToken(r) {
-    if (mainRequest(r).uri !== WS_PATH) {
+    if (clientPath(r) !== WS_PATH) {
         return '';
     }
     var proto = r.headersIn['Sec-WebSocket-Protocol'];
@@ -144,7 +147,7 @@ function jsonEscape(s) {
  */
 function errorPath(r) {
     try {
-        var raw = mainRequest(r).rawVariables.uri;
+        var raw = r.rawVariables.uri;
         var uri = raw ? raw.toString() : '';
         if (uri.length > MAX_PATH_LENGTH) {
             uri = uri.slice(0, MAX_PATH_LENGTH);
@@ -155,10 +158,27 @@ function errorPath(r) {
     }
 }
 
+/*
+ * js_set $mss_request_path: the path as the client sent it (still percent-encoded, no
+ * query), escaped for the envelope of errors answered after an internal redirect.
+ */
+function requestPath(r) {
+    try {
+        var path = clientPath(r);
+        if (path.length > MAX_PATH_LENGTH) {
+            path = path.slice(0, MAX_PATH_LENGTH);
+        }
+        return jsonEscape(path);
+    } catch (e) {
+        return '';
+    }
+}
+
 export default {
     rateUserKey: rateUserKey,
     rateOrgKey: rateOrgKey,
     introspectAuthorization: introspectAuthorization,
     introspectCacheKey: introspectCacheKey,
-    errorPath: errorPath
+    errorPath: errorPath,
+    requestPath: requestPath
 };

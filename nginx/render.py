@@ -58,9 +58,15 @@ PATH_VARS = ("MSS_GATEWAY_ACCESS_LOG", "MSS_GATEWAY_ERROR_LOG", "MSS_TLS_CERT", 
 
 # Values end up inside nginx directives: refuse anything that could end one early.
 SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/@+-]*$")
-UPSTREAM = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$|^unix:/[A-Za-z0-9._/-]+$")
+UPSTREAM = re.compile(
+    r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$|^unix:/[A-Za-z0-9._/-]+$"
+)
 LISTEN = re.compile(r"^(?:\*|[A-Za-z0-9.-]+|\[?[0-9A-Fa-f:.]+\]?)$")
 RATE = re.compile(r"^[1-9][0-9]*r/[sm]$")
+# ${UPPER_CASE} only: the other groups string.Template expects can never match.
+PLACEHOLDER = (
+    r"\$(?:(?P<escaped>(?!))|(?P<named>(?!))|\{(?P<braced>[A-Z][A-Z0-9_]*)\}|(?P<invalid>(?!)))"
+)
 USER = re.compile(r"^[a-z_][a-z0-9_-]*(?: [a-z_][a-z0-9_-]*)?$")
 
 
@@ -71,11 +77,10 @@ class ConfigError(ValueError):
 class NginxTemplate(string.Template):
     """Only ``${UPPER_CASE}`` is a placeholder; nginx's own ``$variables`` stay as they are."""
 
-    flags = 0
-    pattern = (
-        r"\$(?:(?P<escaped>(?!))|(?P<named>(?!))"
-        r"|\{(?P<braced>[A-Z][A-Z0-9_]*)\}|(?P<invalid>(?!)))"
-    )
+    # Case-sensitive, and only the braced group can match. string.Template compiles a
+    # str pattern itself (typeshed declares the compiled type, hence the ignore).
+    flags = re.RegexFlag(0)
+    pattern = PLACEHOLDER  # type: ignore[assignment]
 
 
 def default_modules_dir() -> str:

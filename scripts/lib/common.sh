@@ -1,0 +1,64 @@
+# Shared by scripts/up, scripts/down and scripts/test: paths, the Python env, process control.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export MSS_RUN_DIR="${MSS_RUN_DIR:-$ROOT/.run}"
+export MSS_DATABASE_URL="${MSS_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/mss}"
+export MSS_REDIS_URL="${MSS_REDIS_URL:-redis://127.0.0.1:6379/0}"
+export MSS_RABBITMQ_URL="${MSS_RABBITMQ_URL:-amqp://guest:guest@127.0.0.1:5672/}"
+export MSS_GATEWAY_URL="${MSS_GATEWAY_URL:-http://127.0.0.1:${MSS_GATEWAY_HTTP_PORT:-8080}}"
+PY="$ROOT/.venv/bin/python"
+PIDS="$MSS_RUN_DIR/pids"
+LOGS="$MSS_RUN_DIR/logs"
+
+# name  module  command  port(0 = none)
+PROCESSES=(
+  "identity-api mss_identity api 8101"
+  "identity-introspect mss_identity introspect 8111"
+  "identity-worker mss_identity worker 0"
+  "organization-api mss_organization api 8102"
+  "organization-worker mss_organization worker 0"
+  "audit-api mss_audit api 8105"
+  "audit-worker mss_audit worker 0"
+)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+ensure_uv() {
+  if ! command -v uv >/dev/null 2>&1; then
+    say "installing uv"
+    python3 -m pip install --quiet --user uv 2>/dev/null || python3 -m pip install --quiet uv
+    export PATH="$HOME/.local/bin:$PATH"
+  fi
+  command -v uv >/dev/null 2>&1 || die "uv could not be installed"
+}
+
+ensure_python_env() {
+  ensure_uv
+  say "python environment (uv sync)"
+  (cd "$ROOT" && uv sync --frozen --quiet) || die "uv sync failed"
+}
+
+ensure_nginx() {
+  local modules
+  if command -v nginx >/dev/null 2>&1 && ls /usr/lib/nginx/modules/ngx_http_js_module.so >/dev/null 2>&1; then
+    return
+  fi
+  say "installing nginx + njs (Debian packages)"
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx libnginx-mod-http-js >/dev/null
+  else
+    sudo apt-get update -qq >/dev/null && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx libnginx-mod-http-js >/dev/null
+  fi || die "could not install nginx and libnginx-mod-http-js"
+}
+
+pid_alive() { [ -f "$PIDS/$1.pid" ] && kill -0 "$(cat "$PIDS/$1.pid")" 2>/dev/null; }
+
+wait_http() {  # url timeout_s
+  local url=$1 deadline=$((SECONDS + $2))
+  until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
+    [ $SECONDS -ge $deadline ] && return 1
+    sleep 0.3
+  done
+}
+
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

@@ -43,7 +43,9 @@ def test_envelope_round_trips_through_json_with_typed_payload() -> None:
         context=EventContext(),
     )
     wire = envelope.model_dump_json(by_alias=True)
-    assert '"aggregateId"' in wire and '"correlationId"' in wire and '"schemaVersion"' in wire
+    assert '"aggregateId"' in wire
+    assert '"correlationId"' in wire
+    assert '"schemaVersion"' in wire
     back = EventEnvelope.model_validate_json(wire)
     data = parse_data(back)
     assert isinstance(data, OrganizationCreated)

@@ -16,7 +16,7 @@ def main() -> None:
     if sep != "--" or not command:
         raise SystemExit("usage: spawn.py LOG PIDFILE -- COMMAND...")
     with Path(log).open("ab") as out:
-        process = subprocess.Popen(  # noqa: S603 - our own commands
+        process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
             stdout=out,

@@ -101,10 +101,7 @@ def permissions_for(role: Role) -> frozenset[str]:
 def has_permission(granted: Iterable[str], required: str) -> bool:
     """True when `required` ("resource:action") is in `granted`, directly or by wildcard."""
     resource, _, _action = required.partition(":")
-    for permission in granted:
-        if permission in (required, WILDCARD, f"{resource}:*"):
-            return True
-    return False
+    return any(permission in (required, WILDCARD, f"{resource}:*") for permission in granted)
 
 
 def role_allowed_in(role: Role, org_type: OrganizationType) -> bool:

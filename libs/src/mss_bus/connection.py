@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobustConnection
+from yarl import URL
 
 PUBLISH_TIMEOUT_S = 5.0
 
@@ -45,7 +46,7 @@ class Bus:
         if self._connection is not None:
             return
         # Kept before connecting, so close() also stops a first attempt still under way.
-        self._connection = aio_pika.RobustConnection(self._url, reconnect_interval=1.0)
+        self._connection = aio_pika.RobustConnection(URL(self._url), reconnect_interval=1.0)
         try:
             await self._connection.connect(timeout=5.0)
         except BaseException:

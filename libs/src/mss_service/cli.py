@@ -6,7 +6,8 @@ import argparse
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
 
 import uvicorn
 
@@ -29,7 +30,7 @@ def run_api(app_path: str, *, service: str, port: int, settings: PlatformSetting
     )
 
 
-async def _until_signalled(main: Callable[[], Awaitable[None]]) -> None:
+async def _until_signalled(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
     task = asyncio.create_task(main())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -39,7 +40,7 @@ async def _until_signalled(main: Callable[[], Awaitable[None]]) -> None:
 
 
 def run_worker(
-    main: Callable[[], Awaitable[None]], *, service: str, settings: PlatformSettings
+    main: Callable[[], Coroutine[Any, Any, None]], *, service: str, settings: PlatformSettings
 ) -> None:
     configure_logging(f"{service}-worker", settings.log_level)
     asyncio.run(_until_signalled(main))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from contextvars import ContextVar
-from ipaddress import ip_address
+from ipaddress import ip_address, ip_network
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -45,15 +45,27 @@ class RequestIdMiddleware:
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key == name:
-            return str(value.decode("latin-1"))
+            decoded: str = value.decode("latin-1")
+            return decoded
     return None
 
 
+def _trusted(peer: str, trusted_proxies: list[str]) -> bool:
+    try:
+        address = ip_address(peer)
+    except ValueError:
+        return False
+    return any(address in ip_network(entry, strict=False) for entry in trusted_proxies)
+
+
 def client_address(scope: Scope, trusted_proxies: list[str]) -> str | None:
-    """The client's address: the gateway's X-Real-IP when the peer is a trusted proxy."""
+    """The client's address: the gateway's X-Real-IP when the peer is a trusted proxy.
+
+    `trusted_proxies` holds addresses or CIDR ranges (pods change addresses in a cluster).
+    """
     peer = scope.get("client")
-    peer_host = peer[0] if peer else None
-    if peer_host in trusted_proxies:
+    peer_host: str | None = str(peer[0]) if peer else None
+    if peer_host is not None and _trusted(peer_host, trusted_proxies):
         real = _header(scope, b"x-real-ip")
         if real:
             try:

@@ -9,8 +9,9 @@ from mss_service.cli import dispatch, run_api, run_worker
 
 def api() -> None:
     settings = AuditSettings()
-    run_api("mss_audit.main:create_app", service=SERVICE, port=settings.audit_port,
-            settings=settings)
+    run_api(
+        "mss_audit.main:create_app", service=SERVICE, port=settings.audit_port, settings=settings
+    )
 
 
 if __name__ == "__main__":

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import FastAPI
 
 from mss_audit.api.routes import router
 from mss_audit.application.records import BadCursor
 from mss_audit.config import SERVICE, SERVICE_DIR, AuditSettings
+from mss_auth.tokens import KeyLoader
 from mss_service import ServiceRuntime, create_service_app
 from mss_web.errors import ValidationFailed
 from mss_web.handlers import map_domain_errors
 
 
-def build_runtime() -> ServiceRuntime:
-    return ServiceRuntime(service=SERVICE, settings=AuditSettings(), service_dir=SERVICE_DIR)
+def build_runtime(key_loader: KeyLoader | None = None) -> ServiceRuntime:
+    return ServiceRuntime(
+        service=SERVICE, settings=AuditSettings(), service_dir=SERVICE_DIR, key_loader=key_loader
+    )
 
 
-def create_app() -> FastAPI:
+def create_app(runtime_factory: Callable[[], ServiceRuntime] = build_runtime) -> FastAPI:
     app = create_service_app(
-        title="MSS audit service", runtime_factory=build_runtime, routers=[router], run_relay=False
+        title="MSS audit service",
+        runtime_factory=runtime_factory,
+        routers=[router],
+        run_relay=False,
     )
     map_domain_errors(app, {BadCursor: ValidationFailed})
     return app

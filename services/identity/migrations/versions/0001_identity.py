@@ -83,6 +83,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute(
-        f"DROP TABLE {S}.inbox, {S}.outbox, {S}.user_sessions, {S}.users, {S}.org_directory"
-    )
+    op.execute(f"DROP TABLE {S}.inbox, {S}.outbox, {S}.user_sessions, {S}.users, {S}.org_directory")

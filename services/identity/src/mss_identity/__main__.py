@@ -20,8 +20,12 @@ from mss_web.logs import configure_logging
 
 def api() -> None:
     settings = IdentitySettings()
-    run_api("mss_identity.main:create_app", service=SERVICE, port=settings.identity_port,
-            settings=settings)
+    run_api(
+        "mss_identity.main:create_app",
+        service=SERVICE,
+        port=settings.identity_port,
+        settings=settings,
+    )
 
 
 def introspect() -> None:

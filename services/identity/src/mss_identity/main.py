@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from fastapi import FastAPI, Request
@@ -58,10 +58,10 @@ async def _startup(runtime: ServiceRuntime, app: FastAPI) -> None:
     )
 
 
-def create_app() -> FastAPI:
+def create_app(runtime_factory: Callable[[], ServiceRuntime] = build_runtime) -> FastAPI:
     app = create_service_app(
         title="MSS identity service",
-        runtime_factory=build_runtime,
+        runtime_factory=runtime_factory,
         routers=[router],
         extra_startup=_startup,
     )

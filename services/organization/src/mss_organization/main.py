@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import FastAPI
 
+from mss_auth.tokens import KeyLoader
 from mss_organization.api.routes import router
 from mss_organization.application.organizations import OrganizationNotFound
 from mss_organization.config import SERVICE, SERVICE_DIR, OrganizationSettings
@@ -13,13 +16,18 @@ from mss_web.errors import Conflict, InvalidStateTransition, NotFound
 from mss_web.handlers import map_domain_errors
 
 
-def build_runtime() -> ServiceRuntime:
-    return ServiceRuntime(service=SERVICE, settings=OrganizationSettings(), service_dir=SERVICE_DIR)
+def build_runtime(key_loader: KeyLoader | None = None) -> ServiceRuntime:
+    return ServiceRuntime(
+        service=SERVICE,
+        settings=OrganizationSettings(),
+        service_dir=SERVICE_DIR,
+        key_loader=key_loader,
+    )
 
 
-def create_app() -> FastAPI:
+def create_app(runtime_factory: Callable[[], ServiceRuntime] = build_runtime) -> FastAPI:
     app = create_service_app(
-        title="MSS organization service", runtime_factory=build_runtime, routers=[router]
+        title="MSS organization service", runtime_factory=runtime_factory, routers=[router]
     )
     map_domain_errors(
         app,

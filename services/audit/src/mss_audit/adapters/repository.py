@@ -100,7 +100,9 @@ class AuditRepository:
         seq = (last.seq + 1) if last else 1
         prev_hash = last.hash if last else GENESIS
         link = ChainLink(
-            entry=entry, seq=seq, prev_hash=prev_hash,
+            entry=entry,
+            seq=seq,
+            prev_hash=prev_hash,
             hash=entry_hash(entry, seq=seq, prev_hash=prev_hash),
         )
         await self._conn.execute(
@@ -127,9 +129,7 @@ class AuditRepository:
         )
         return link
 
-    async def logs(
-        self, where: LogFilter, *, before: int | None, limit: int
-    ) -> list[StoredLog]:
+    async def logs(self, where: LogFilter, *, before: int | None, limit: int) -> list[StoredLog]:
         """Newest first; `before` is the cursor (a position) of the previous page's end."""
         conditions = []
         c = audit_logs.c
@@ -189,8 +189,9 @@ class AuditRepository:
                 )
             ).all()
             for row in rows:
-                yield ChainLink(entry=_entry(row), seq=row.seq, prev_hash=row.prev_hash,
-                                hash=row.hash)
+                yield ChainLink(
+                    entry=_entry(row), seq=row.seq, prev_hash=row.prev_hash, hash=row.hash
+                )
             if len(rows) < WALK_BATCH:
                 return
             after = rows[-1].seq

@@ -40,8 +40,14 @@ async def list_logs(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> CursorEnvelope[AuditLogRead]:
     where = LogFilter(
-        org_id=org_id, user_id=user_id, action=action, resource_type=resource_type,
-        resource_id=resource_id, success=success, since=since, until=until,
+        org_id=org_id,
+        user_id=user_id,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        success=success,
+        since=since,
+        until=until,
     )
     async with rt.uow(principal.scope) as uow:
         page = await use.read_logs(where, cursor=cursor, limit=limit, uow=uow)
@@ -63,10 +69,16 @@ async def aggregate_events(
     return Envelope(
         data=[
             StoredEventRead(
-                id=r.id, type=r.type, aggregate_id=r.aggregate_id,
-                aggregate_type=r.aggregate_type, organization_id=r.org_id, data=r.data,
-                metadata=r.metadata, schema_version=r.schema_version,
-                occurred_at=r.occurred_at, received_at=r.received_at,
+                id=r.id,
+                type=r.type,
+                aggregate_id=r.aggregate_id,
+                aggregate_type=r.aggregate_type,
+                organization_id=r.org_id,
+                data=r.data,
+                metadata=r.metadata,
+                schema_version=r.schema_version,
+                occurred_at=r.occurred_at,
+                received_at=r.received_at,
             )
             for r in rows
         ]

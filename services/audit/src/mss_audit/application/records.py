@@ -47,7 +47,9 @@ class LogPage:
     next_cursor: str | None
 
 
-async def read_logs(where: LogFilter, *, cursor: str | None, limit: int, uow: UnitOfWork) -> LogPage:
+async def read_logs(
+    where: LogFilter, *, cursor: str | None, limit: int, uow: UnitOfWork
+) -> LogPage:
     before = decode_cursor(cursor) if cursor else None
     items = await AuditRepository(uow).logs(where, before=before, limit=limit + 1)
     has_more = len(items) > limit

@@ -6,8 +6,8 @@ from ipaddress import ip_address
 from typing import Any
 from uuid import UUID, uuid5
 
-from mss_contracts.events import EventEnvelope
 from mss_audit.domain.chain import AuditEntry
+from mss_contracts.events import EventEnvelope
 
 _FAILURE_SUFFIXES = (".failed", ".denied")
 _ENTRY_NAMESPACE = UUID("6f1c2b1e-3c55-4a6e-9a43-0d1f5f2b7e10")

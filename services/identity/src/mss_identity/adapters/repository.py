@@ -54,13 +54,23 @@ class IdentityRepository:
         return _org(row) if row else None
 
     async def upsert_org(
-        self, *, org_id: UUID, name: str, type: str, status: str, settings: dict[str, Any],
+        self,
+        *,
+        org_id: UUID,
+        name: str,
+        type: str,
+        status: str,
+        settings: dict[str, Any],
         version: int,
     ) -> None:
         """Apply an organization event only if it is newer than what we hold."""
         values = {
-            "id": org_id, "name": name, "type": type, "status": status,
-            "settings": settings, "version": version,
+            "id": org_id,
+            "name": name,
+            "type": type,
+            "status": status,
+            "settings": settings,
+            "version": version,
         }
         statement = insert(org_directory).values(**values)
         statement = statement.on_conflict_do_update(

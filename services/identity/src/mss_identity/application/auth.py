@@ -78,9 +78,7 @@ async def login(cmd: Login, deps: AuthDeps, ctx: EventContext) -> LoginResult:
             candidates = [u for u in candidates if u.org_id == cmd.organization_id]
         if len(candidates) > 1:
             orgs = [await repo.org(u.org_id) for u in candidates]
-            raise AmbiguousAccount(
-                [AccountChoice(o.id, o.name) for o in orgs if o is not None]
-            )
+            raise AmbiguousAccount([AccountChoice(o.id, o.name) for o in orgs if o is not None])
         user = candidates[0] if candidates else None
         password_ok = await deps.hasher.verify(user.password_hash if user else None, cmd.password)
         org = await repo.org(user.org_id) if user else None

@@ -87,6 +87,4 @@ async def ensure_super_admin(
             )
         )
         await uow.commit()
-    return BootstrapResult(
-        user_id=user.id, created=True, password=None if password else chosen
-    )
+    return BootstrapResult(user_id=user.id, created=True, password=None if password else chosen)

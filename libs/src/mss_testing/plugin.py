@@ -1,0 +1,183 @@
+"""The fixtures every service's integration tests share (registered in the root conftest)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from alembic import command
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from fastapi import FastAPI
+from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
+
+from mss_auth.sessions import SessionStore
+from mss_contracts.permissions import OrganizationType, Role
+from mss_db.migrations import alembic_config
+from mss_db.provision import ensure_database, ensure_service_schema
+from mss_settings import PlatformSettings, admin_database_url
+from mss_testing.infra import InfraUrls, infrastructure
+
+ROOT = Path(__file__).resolve().parents[3]
+SERVICES = ("organization", "identity", "audit")
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[InfraUrls]:
+    with infrastructure() as urls:
+        yield urls
+
+
+async def _recreate_database(url: str) -> None:
+    parsed = make_url(url)
+    admin = parsed.set(drivername="postgresql", database="postgres")
+    conn = await asyncpg.connect(admin.render_as_string(hide_password=False))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def platform_settings(
+    infra: InfraUrls, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PlatformSettings]:
+    """A fresh test database with every service migrated, and env pointing services at it."""
+    run_dir = Path(os.environ.get("MSS_RUN_DIR", str(tmp_path_factory.mktemp("run"))))
+    keys_dir = tmp_path_factory.mktemp("keys")
+    env = {
+        "MSS_DATABASE_URL": infra.database_url,
+        "MSS_REDIS_URL": infra.redis_url,
+        "MSS_RABBITMQ_URL": infra.rabbitmq_url,
+        "MSS_BUS_NAMESPACE": f"test-{uuid.uuid4().hex[:8]}.",
+        "MSS_RUN_DIR": str(run_dir),
+        "MSS_IDENTITY_KEYS_DIR": str(keys_dir),
+        "MSS_ENV": "test",
+        # Tests hash many passwords: keep OWASP's minimum, not more.
+        "MSS_PASSWORD_HASH_WORKERS": "2",
+    }
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    settings = PlatformSettings()
+    asyncio.run(_recreate_database(settings.database_url))
+    asyncio.run(ensure_database(settings))
+    for service in SERVICES:
+        asyncio.run(ensure_service_schema(settings, service))
+        command.upgrade(
+            alembic_config(ROOT / "services" / service, admin_database_url(settings)), "head"
+        )
+    try:
+        yield settings
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def signing_keys_dir(platform_settings: PlatformSettings) -> Path:
+    """One ES256 key for the session, where identity (and our key loader) find it."""
+    directory = Path(os.environ["MSS_IDENTITY_KEYS_DIR"])
+    if not any(directory.glob("*.pem")):
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        (directory / "0000000001-test.pem").write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    return directory
+
+
+def _private_key(directory: Path) -> tuple[str, Any]:
+    from cryptography.hazmat.primitives import serialization
+
+    path = sorted(directory.glob("*.pem"))[-1]
+    return path.stem, serialization.load_pem_private_key(path.read_bytes(), password=None)
+
+
+@pytest.fixture(scope="session")
+def key_loader(
+    signing_keys_dir: Path,
+) -> Callable[[], Awaitable[Mapping[str, EllipticCurvePublicKey]]]:
+    async def load() -> Mapping[str, EllipticCurvePublicKey]:
+        kid, key = _private_key(signing_keys_dir)
+        return {kid: key.public_key()}
+
+    return load
+
+
+TokenFactory = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture
+async def mint_token(
+    signing_keys_dir: Path, platform_settings: PlatformSettings
+) -> AsyncIterator[TokenFactory]:
+    """`await mint_token(role=Role.SUPER_ADMIN, org_id=..., org_type=...)` → a live token."""
+    import jwt
+
+    redis: Redis = Redis.from_url(platform_settings.redis_url)
+    sessions = SessionStore(redis)
+
+    async def mint(
+        *,
+        role: Role | None = Role.SUPER_ADMIN,
+        org_id: uuid.UUID | None = None,
+        org_type: OrganizationType = OrganizationType.MSS_PROVIDER,
+        user_id: uuid.UUID | None = None,
+        permissions: list[str] | None = None,
+        live: bool = True,
+    ) -> str:
+        import time
+
+        kid, key = _private_key(signing_keys_dir)
+        sid = uuid.uuid4()
+        user = user_id or uuid.uuid4()
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": platform_settings.token_issuer,
+            "aud": platform_settings.token_audience,
+            "sub": str(user),
+            "sid": str(sid),
+            "org": str(org_id or uuid.uuid4()),
+            "orgType": org_type.value,
+            "amr": ["pwd"],
+            "iat": now,
+            "nbf": now,
+            "exp": now + 900,
+            "jti": uuid.uuid4().hex,
+        }
+        if role is not None:
+            claims["role"] = role.value
+        if permissions is not None:
+            claims["perms"] = permissions
+        if live:
+            await sessions.activate(sid, user)
+        return jwt.encode(claims, key, algorithm="ES256", headers={"kid": kid, "typ": "at+jwt"})
+
+    yield mint
+    await redis.aclose()
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan (engine, relay, bus) and an in-process HTTP client."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            yield client

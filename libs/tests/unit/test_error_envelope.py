@@ -1,0 +1,96 @@
+"""Every error a service produces is the API envelope, with a request id and no internals."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel, Field
+
+from mss_web.context import RequestIdMiddleware
+from mss_web.errors import Conflict
+from mss_web.handlers import install_error_handlers
+
+
+class Body(BaseModel):
+    name: str = Field(min_length=1)
+    count: int
+
+
+def _app() -> FastAPI:
+    app = FastAPI()
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+
+    @app.post("/things")
+    async def create(body: Body) -> dict[str, str]:
+        return {"name": body.name}
+
+    @app.get("/conflict")
+    async def conflict() -> None:
+        raise Conflict("Already there", details={"name": "taken"})
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("SELECT secret FROM internal_host.db")
+
+    return app
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=_app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        yield c
+
+
+def _assert_envelope(response: httpx.Response, status: int, code: str, path: str) -> None:
+    assert response.status_code == status
+    body = response.json()
+    assert body["success"] is False
+    assert body["code"] == code
+    assert body["path"] == path
+    assert body["error"]
+    assert "timestamp" in body
+    assert response.headers["x-request-id"]
+
+
+async def test_unknown_route_is_a_404_envelope(client: httpx.AsyncClient) -> None:
+    _assert_envelope(await client.get("/nowhere"), 404, "NOT_FOUND", "/nowhere")
+
+
+async def test_wrong_method_is_a_405_envelope(client: httpx.AsyncClient) -> None:
+    _assert_envelope(await client.delete("/things"), 405, "METHOD_NOT_ALLOWED", "/things")
+
+
+async def test_invalid_body_names_each_field(client: httpx.AsyncClient) -> None:
+    response = await client.post("/things", json={"name": "", "count": "many"})
+    _assert_envelope(response, 422, "VALIDATION_ERROR", "/things")
+    assert set(response.json()["details"]) == {"name", "count"}
+
+
+async def test_malformed_json_is_a_400(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/things", content=b'{"name": ', headers={"content-type": "application/json"}
+    )
+    _assert_envelope(response, 400, "BAD_REQUEST", "/things")
+
+
+async def test_domain_error_keeps_its_status_code_and_details(client: httpx.AsyncClient) -> None:
+    response = await client.get("/conflict")
+    _assert_envelope(response, 409, "CONFLICT", "/conflict")
+    assert response.json()["details"] == {"name": "taken"}
+
+
+async def test_unexpected_error_is_a_500_without_internals(client: httpx.AsyncClient) -> None:
+    response = await client.get("/boom")
+    _assert_envelope(response, 500, "INTERNAL_ERROR", "/boom")
+    assert "SELECT" not in response.text
+    assert "Traceback" not in response.text
+
+
+async def test_gateway_request_id_is_echoed(client: httpx.AsyncClient) -> None:
+    response = await client.get("/nowhere", headers={"X-Request-ID": "abc123def456"})
+    assert response.headers["x-request-id"] == "abc123def456"

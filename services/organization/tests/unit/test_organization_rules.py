@@ -1,0 +1,68 @@
+"""Life-cycle rules of an organization."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from mss_contracts.permissions import OrganizationType
+from mss_organization.domain.organization import (
+    InvalidTransition,
+    Organization,
+    OrganizationStatus,
+    ProviderOrganizationProtected,
+)
+
+NOW = datetime.now(UTC)
+
+
+def _org(type_: OrganizationType = OrganizationType.CUSTOMER) -> Organization:
+    return Organization(
+        id=uuid.uuid4(),
+        name="Acme",
+        type=type_,
+        domain=None,
+        sso_enabled=False,
+        status=OrganizationStatus.ACTIVE,
+        settings={},
+        version=1,
+        created_at=NOW,
+        updated_at=NOW,
+        created_by=None,
+    )
+
+
+def test_suspend_then_reactivate_bumps_the_version_each_time() -> None:
+    suspended = _org().suspend(NOW)
+    assert suspended.status is OrganizationStatus.SUSPENDED
+    assert suspended.version == 2
+    active = suspended.reactivate(NOW)
+    assert active.status is OrganizationStatus.ACTIVE
+    assert active.version == 3
+
+
+def test_suspending_twice_is_an_invalid_transition() -> None:
+    with pytest.raises(InvalidTransition):
+        _org().suspend(NOW).suspend(NOW)
+
+
+def test_reactivating_an_active_org_is_an_invalid_transition() -> None:
+    with pytest.raises(InvalidTransition):
+        _org().reactivate(NOW)
+
+
+def test_the_provider_cannot_be_suspended() -> None:
+    with pytest.raises(ProviderOrganizationProtected):
+        _org(OrganizationType.MSS_PROVIDER).suspend(NOW)
+
+
+def test_update_records_only_real_changes() -> None:
+    org = _org()
+    same = org.update({"name": "Acme"}, NOW)
+    assert same.changed == ()
+    assert same.version == 1
+    renamed = org.update({"name": "Acme Ltd", "domain": None}, NOW)
+    assert renamed.changed == ("name",)
+    assert renamed.version == 2

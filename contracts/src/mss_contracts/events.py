@@ -195,3 +195,21 @@ class LoginSucceeded(EventData):
 class LoginFailed(EventData):
     email: str
     reason: str
+
+
+@event("auth.session.revoked", aggregate="user")
+class SessionRevoked(EventData):
+    session_id: UUID
+    reason: str
+
+
+@event("auth.account.locked", aggregate="user")
+class AccountLocked(EventData):
+    email: str
+    locked_until: datetime
+    failed_attempts: int
+
+
+@event("auth.account.unlocked", aggregate="user")
+class AccountUnlocked(EventData):
+    email: str

@@ -10,6 +10,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 import uvicorn
+from prometheus_client import start_http_server
 
 from mss_settings import PlatformSettings
 from mss_web.logs import configure_logging
@@ -40,9 +41,15 @@ async def _until_signalled(main: Callable[[], Coroutine[Any, Any, None]]) -> Non
 
 
 def run_worker(
-    main: Callable[[], Coroutine[Any, Any, None]], *, service: str, settings: PlatformSettings
+    main: Callable[[], Coroutine[Any, Any, None]],
+    *,
+    service: str,
+    settings: PlatformSettings,
+    metrics_port: int,
 ) -> None:
+    """Run relay/consumers until SIGTERM; their metrics (DLQ depth, events) on `metrics_port`."""
     configure_logging(f"{service}-worker", settings.log_level)
+    start_http_server(metrics_port, addr=settings.bind_host)
     asyncio.run(_until_signalled(main))
 
 

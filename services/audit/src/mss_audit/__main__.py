@@ -19,6 +19,11 @@ if __name__ == "__main__":
         SERVICE,
         {
             "api": api,
-            "worker": lambda: run_worker(worker.run, service=SERVICE, settings=AuditSettings()),
+            "worker": lambda: run_worker(
+                worker.run,
+                service=SERVICE,
+                settings=AuditSettings(),
+                metrics_port=AuditSettings().audit_worker_metrics_port,
+            ),
         },
     )

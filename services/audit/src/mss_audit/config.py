@@ -9,4 +9,5 @@ SERVICE_DIR = Path(__file__).resolve().parents[2]
 
 
 class AuditSettings(PlatformSettings):
+    audit_worker_metrics_port: int = 9105
     audit_port: int = 8105

@@ -91,7 +91,12 @@ if __name__ == "__main__":
         {
             "api": api,
             "introspect": introspect,
-            "worker": lambda: run_worker(worker.run, service=SERVICE, settings=IdentitySettings()),
+            "worker": lambda: run_worker(
+                worker.run,
+                service=SERVICE,
+                settings=IdentitySettings(),
+                metrics_port=IdentitySettings().identity_worker_metrics_port,
+            ),
             "keys": keys,
             "bootstrap": bootstrap,
         },

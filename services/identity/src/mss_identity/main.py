@@ -13,14 +13,19 @@ from mss_identity.adapters.keys import load_keys
 from mss_identity.adapters.passwords import PasswordHasher
 from mss_identity.api.routes import router
 from mss_identity.application.auth import (
+    AccountLockedError,
     AmbiguousAccount,
     AuthDeps,
     InvalidCredentials,
     OrganizationInactive,
+    RefreshTokenReused,
+    SessionInvalid,
+    SessionNotFound,
 )
+from mss_identity.application.users import UserNotFound
 from mss_identity.config import SERVICE, SERVICE_DIR, IdentitySettings
 from mss_service import ServiceRuntime, create_service_app
-from mss_web.errors import Forbidden
+from mss_web.errors import Forbidden, NotFound
 from mss_web.handlers import error_response, map_domain_errors
 
 
@@ -65,7 +70,12 @@ def create_app(runtime_factory: Callable[[], ServiceRuntime] = build_runtime) ->
         routers=[router],
         extra_startup=_startup,
     )
-    map_domain_errors(app, {OrganizationInactive: Forbidden})
+    map_domain_errors(
+        app, {OrganizationInactive: Forbidden, SessionNotFound: NotFound, UserNotFound: NotFound}
+    )
+    app.add_exception_handler(AccountLockedError, _account_locked)
+    app.add_exception_handler(SessionInvalid, _session_invalid)
+    app.add_exception_handler(RefreshTokenReused, _refresh_reused)
     app.add_exception_handler(InvalidCredentials, _invalid_credentials)
     app.add_exception_handler(AmbiguousAccount, _ambiguous_account)
     return app
@@ -74,6 +84,35 @@ def create_app(runtime_factory: Callable[[], ServiceRuntime] = build_runtime) ->
 async def _invalid_credentials(request: Request, exc: Exception) -> JSONResponse:
     return error_response(
         request, status=401, code=ErrorCode.INVALID_CREDENTIALS, message="Invalid email or password"
+    )
+
+
+async def _account_locked(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AccountLockedError)
+    return error_response(
+        request,
+        status=423,
+        code=ErrorCode.ACCOUNT_LOCKED,
+        message=str(exc),
+        details={"lockedUntil": exc.locked_until.isoformat()},
+    )
+
+
+async def _session_invalid(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(
+        request,
+        status=401,
+        code=ErrorCode.INVALID_TOKEN,
+        message="Invalid or expired refresh token",
+    )
+
+
+async def _refresh_reused(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(
+        request,
+        status=401,
+        code=ErrorCode.SESSION_REVOKED,
+        message="Refresh token reused: the session has been revoked",
     )
 
 

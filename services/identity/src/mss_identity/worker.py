@@ -13,9 +13,10 @@ from mss_identity.main import build_runtime
 
 async def run() -> None:
     runtime = build_runtime()
+    effect = on_organization_event(runtime.sessions)
 
     async def handle(envelope: EventEnvelope) -> None:
-        await apply_once(runtime.uow, envelope, on_organization_event)
+        await apply_once(runtime.uow, envelope, effect)
 
     consumer = EventConsumer(bus=runtime.bus, service=SERVICE, bindings=BINDINGS, handler=handle)
     try:

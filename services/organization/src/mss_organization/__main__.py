@@ -44,7 +44,10 @@ if __name__ == "__main__":
         {
             "api": api,
             "worker": lambda: run_worker(
-                worker.run, service=SERVICE, settings=OrganizationSettings()
+                worker.run,
+                service=SERVICE,
+                settings=OrganizationSettings(),
+                metrics_port=OrganizationSettings().organization_worker_metrics_port,
             ),
             "bootstrap": bootstrap,
         },

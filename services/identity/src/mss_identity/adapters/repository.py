@@ -11,8 +11,8 @@ from sqlalchemy.dialects.postgresql import insert
 
 from mss_contracts.permissions import OrganizationType, Role
 from mss_db import UnitOfWork
-from mss_identity.adapters.tables import org_directory, user_sessions, users
-from mss_identity.domain.users import OrgRef, User, UserStatus
+from mss_identity.adapters.tables import org_directory, refresh_tokens, user_sessions, users
+from mss_identity.domain.users import OrgRef, Session, User, UserStatus, lock_duration
 
 
 def _user(row: Row[Any]) -> User:
@@ -34,6 +34,20 @@ def _user(row: Row[Any]) -> User:
         version=row.version,
         created_at=row.created_at,
         updated_at=row.updated_at,
+    )
+
+
+def _session(row: Row[Any]) -> Session:
+    return Session(
+        id=row.id,
+        user_id=row.user_id,
+        org_id=row.org_id,
+        status=row.status,
+        ip_address=str(row.ip_address) if row.ip_address is not None else None,
+        user_agent=row.user_agent,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        expires_at=row.expires_at,
     )
 
 
@@ -122,13 +136,6 @@ class IdentityRepository:
             .values(last_login_at=at, last_login_ip=ip, failed_login_attempts=0, locked_until=None)
         )
 
-    async def record_failed_login(self, user_id: UUID) -> None:
-        await self._conn.execute(
-            update(users)
-            .where(users.c.id == user_id)
-            .values(failed_login_attempts=users.c.failed_login_attempts + 1)
-        )
-
     # --- sessions -------------------------------------------------------------------------
 
     async def add_session(
@@ -156,3 +163,111 @@ class IdentityRepository:
                 created_at=now,
             )
         )
+
+    async def fail_login(self, user_id: UUID, now: datetime) -> tuple[int, datetime | None]:
+        """Count a failure; lock the account once the threshold is reached."""
+        attempts = (
+            await self._conn.execute(
+                update(users)
+                .where(users.c.id == user_id)
+                .values(failed_login_attempts=users.c.failed_login_attempts + 1, updated_at=now)
+                .returning(users.c.failed_login_attempts)
+            )
+        ).scalar_one()
+        duration = lock_duration(attempts)
+        locked_until = now + duration if duration else None
+        if locked_until is not None:
+            await self._conn.execute(
+                update(users).where(users.c.id == user_id).values(locked_until=locked_until)
+            )
+        return attempts, locked_until
+
+    async def unlock(self, user_id: UUID, now: datetime) -> bool:
+        result = await self._conn.execute(
+            update(users)
+            .where(users.c.id == user_id)
+            .values(failed_login_attempts=0, locked_until=None, updated_at=now)
+            .returning(users.c.id)
+        )
+        return result.first() is not None
+
+    # --- refresh tokens and session life ----------------------------------------------------
+
+    async def add_refresh_token(
+        self, *, token_hash: str, session_id: UUID, org_id: UUID, now: datetime
+    ) -> None:
+        await self._conn.execute(
+            insert(refresh_tokens).values(
+                token_hash=token_hash, session_id=session_id, org_id=org_id, created_at=now
+            )
+        )
+
+    async def refresh_token(self, token_hash: str) -> tuple[UUID, datetime | None] | None:
+        """(session id, rotated at) of a refresh token we issued, locked for the rotation."""
+        row = (
+            await self._conn.execute(
+                select(refresh_tokens.c.session_id, refresh_tokens.c.rotated_at)
+                .where(refresh_tokens.c.token_hash == token_hash)
+                .with_for_update()
+            )
+        ).first()
+        return (row.session_id, row.rotated_at) if row else None
+
+    async def rotate_refresh_token(self, token_hash: str, now: datetime) -> None:
+        await self._conn.execute(
+            update(refresh_tokens)
+            .where(refresh_tokens.c.token_hash == token_hash)
+            .values(rotated_at=now)
+        )
+
+    async def session(self, session_id: UUID) -> Session | None:
+        row = (
+            await self._conn.execute(
+                select(user_sessions).where(user_sessions.c.id == session_id).with_for_update()
+            )
+        ).first()
+        return _session(row) if row else None
+
+    async def sessions_of(self, user_id: UUID) -> list[Session]:
+        rows = (
+            await self._conn.execute(
+                select(user_sessions)
+                .where(user_sessions.c.user_id == user_id, user_sessions.c.status == "active")
+                .order_by(user_sessions.c.created_at.desc())
+            )
+        ).all()
+        return [_session(row) for row in rows]
+
+    async def touch_session(self, session_id: UUID, *, refresh_hash: str, now: datetime) -> None:
+        await self._conn.execute(
+            update(user_sessions)
+            .where(user_sessions.c.id == session_id)
+            .values(refresh_token_hash=refresh_hash, last_used_at=now)
+        )
+
+    async def revoke_sessions(
+        self,
+        *,
+        reason: str,
+        now: datetime,
+        session_id: UUID | None = None,
+        user_id: UUID | None = None,
+        org_id: UUID | None = None,
+    ) -> list[tuple[UUID, UUID, UUID]]:
+        """Revoke the matching active sessions; returns (session, user, org) of each."""
+        conditions = [user_sessions.c.status == "active"]
+        if session_id is not None:
+            conditions.append(user_sessions.c.id == session_id)
+        if user_id is not None:
+            conditions.append(user_sessions.c.user_id == user_id)
+        if org_id is not None:
+            conditions.append(user_sessions.c.org_id == org_id)
+        rows = (
+            await self._conn.execute(
+                update(user_sessions)
+                .where(*conditions)
+                .values(status="revoked", revoked_at=now, revoked_reason=reason[:255])
+                .returning(user_sessions.c.id, user_sessions.c.user_id, user_sessions.c.org_id)
+            )
+        ).all()
+        return [(row.id, row.user_id, row.org_id) for row in rows]

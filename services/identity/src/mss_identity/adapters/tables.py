@@ -56,3 +56,13 @@ user_sessions = Table(
     Column("revoked_at", DateTime(timezone=True)),
     Column("revoked_reason", String(255)),
 )
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("session_id", UUID(as_uuid=True), nullable=False),
+    Column("org_id", UUID(as_uuid=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("rotated_at", DateTime(timezone=True)),
+)

@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
-from mss_auth.dependencies import authenticated
+from mss_auth.dependencies import authenticated, require
 from mss_auth.principal import Principal
 from mss_identity.api.schemas import (
     LoginBody,
     MeRead,
     OrganizationRef,
     OrgScopeRead,
+    RefreshBody,
+    SessionRead,
     TokenPair,
     UserRead,
 )
 from mss_identity.application import auth as use
+from mss_identity.application import users
 from mss_service import event_context
 from mss_web.envelope import Envelope
 
 router = APIRouter(tags=["auth"])
 
 SignedIn = Annotated[Principal, Depends(authenticated())]
+UserUpdater = Annotated[Principal, Depends(require("users:update"))]
 
 
 def deps(request: Request) -> use.AuthDeps:
@@ -48,6 +53,10 @@ async def login(body: LoginBody, request: Request, d: Deps) -> Envelope[TokenPai
         d,
         ctx,
     )
+    return _pair(result)
+
+
+def _pair(result: use.LoginResult) -> Envelope[TokenPair]:
     return Envelope(
         data=TokenPair(
             access_token=result.access.token,
@@ -56,6 +65,60 @@ async def login(body: LoginBody, request: Request, d: Deps) -> Envelope[TokenPai
             user=UserRead.of(result.user),
         )
     )
+
+
+@router.post("/api/auth/refresh", response_model=Envelope[TokenPair])
+async def refresh(body: RefreshBody, request: Request, d: Deps) -> Envelope[TokenPair]:
+    return _pair(await use.refresh(body.refresh_token, d, event_context(request, None)))
+
+
+@router.post("/api/auth/logout", status_code=204)
+async def logout(principal: SignedIn, request: Request, d: Deps) -> Response:
+    await use.end_sessions(
+        d,
+        event_context(request, principal),
+        scope=principal.scope,
+        reason="logout",
+        session_id=principal.session_id,
+    )
+    return Response(status_code=204)
+
+
+@router.get("/api/auth/sessions", response_model=Envelope[list[SessionRead]])
+async def list_sessions(principal: SignedIn, d: Deps) -> Envelope[list[SessionRead]]:
+    sessions = await use.own_sessions(principal.user_id, d, principal.scope)
+    return Envelope(
+        data=[
+            SessionRead(
+                id=s.id,
+                ip_address=s.ip_address,
+                user_agent=s.user_agent,
+                created_at=s.created_at,
+                last_used_at=s.last_used_at,
+                expires_at=s.expires_at,
+                current=s.id == principal.session_id,
+            )
+            for s in sessions
+        ]
+    )
+
+
+@router.delete("/api/auth/sessions/{session_id}", status_code=204)
+async def end_session(session_id: UUID, principal: SignedIn, request: Request, d: Deps) -> Response:
+    await use.end_own_session(
+        principal.user_id, session_id, d, event_context(request, principal), principal.scope
+    )
+    return Response(status_code=204)
+
+
+@router.post("/api/users/{user_id}/unlock", response_model=Envelope[UserRead])
+async def unlock_user(
+    user_id: UUID, principal: UserUpdater, request: Request, d: Deps
+) -> Envelope[UserRead]:
+    user = await users.unlock_user(
+        user_id, uow_factory=d.uow, scope=principal.scope, ctx=event_context(request, principal)
+    )
+    return Envelope(data=UserRead.of(user))
 
 
 @router.get("/api/auth/me", response_model=Envelope[MeRead])

@@ -81,3 +81,17 @@ class MeRead(ApiModel):
     role: Role | None
     permissions: list[str]
     org_scope: OrgScopeRead
+
+
+class RefreshBody(ApiInput):
+    refresh_token: str = Field(min_length=16, max_length=256)
+
+
+class SessionRead(ApiModel):
+    id: UUID
+    ip_address: str | None
+    user_agent: str | None
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    current: bool

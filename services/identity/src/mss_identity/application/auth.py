@@ -1,4 +1,4 @@
-"""Login and the signed-in user's view of themself."""
+"""Login, token refresh, logout and sessions: the life of a signed-in session."""
 
 from __future__ import annotations
 
@@ -7,8 +7,16 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 from mss_auth.sessions import SessionStore
-from mss_contracts.events import EventContext, LoginFailed, LoginSucceeded, new_event
-from mss_db import OrgScope, UnitOfWorkFactory
+from mss_contracts.events import (
+    AccountLocked,
+    EventContext,
+    EventData,
+    LoginFailed,
+    LoginSucceeded,
+    SessionRevoked,
+    new_event,
+)
+from mss_db import OrgScope, UnitOfWork, UnitOfWorkFactory
 from mss_identity.adapters.keys import SigningKeys
 from mss_identity.adapters.passwords import PasswordHasher
 from mss_identity.adapters.repository import IdentityRepository
@@ -19,14 +27,32 @@ from mss_identity.domain.tokens import (
     new_refresh_token,
     refresh_token_hash,
 )
-from mss_identity.domain.users import OrgRef, User, normalize_email
+from mss_identity.domain.users import OrgRef, Session, User, locked, normalize_email
 
 
 class InvalidCredentials(Exception):
     """Unknown email and wrong password look exactly alike."""
 
 
+class AccountLockedError(Exception):
+    def __init__(self, locked_until: datetime) -> None:
+        super().__init__("Account temporarily locked after repeated failed logins")
+        self.locked_until = locked_until
+
+
 class OrganizationInactive(Exception):
+    pass
+
+
+class SessionInvalid(Exception):
+    """The refresh token is unknown, expired, or its session has ended."""
+
+
+class RefreshTokenReused(Exception):
+    """A rotated refresh token came back: the session is presumed stolen and revoked."""
+
+
+class SessionNotFound(Exception):
     pass
 
 
@@ -69,8 +95,58 @@ class AuthDeps:
     settings: IdentitySettings
 
 
+def _access_token(
+    deps: AuthDeps, *, user: User, org: OrgRef, session_id: UUID, now: datetime
+) -> IssuedToken:
+    return issue_access_token(
+        key=deps.keys.active,
+        kid=deps.keys.active_kid,
+        issuer=deps.settings.token_issuer,
+        audience=deps.settings.token_audience,
+        ttl_s=deps.settings.access_token_ttl_s,
+        user_id=user.id,
+        session_id=session_id,
+        org_id=user.org_id,
+        org_type=org.type,
+        role=user.role,
+        amr=["pwd"],
+        now=now,
+    )
+
+
+async def _refuse(
+    uow: UnitOfWork, user: User | None, email: str, ctx: EventContext, now: datetime
+) -> None:
+    """Record a failed login (and a lock when it is earned), then commit."""
+    locked_until = None
+    attempts = 0
+    if user is not None:
+        attempts, locked_until = await IdentityRepository(uow).fail_login(user.id, now)
+    aggregate_id = user.id if user else uuid4()
+    org_id = user.org_id if user else None
+    version = user.version if user else 1
+    context = ctx.model_copy(update={"user_id": user.id if user else None})
+    failures: list[EventData] = [LoginFailed(email=email, reason="invalid_credentials")]
+    if locked_until is not None:
+        failures.append(
+            AccountLocked(email=email, locked_until=locked_until, failed_attempts=attempts)
+        )
+    for data in failures:
+        await uow.outbox.add(
+            new_event(
+                data,
+                aggregate_id=aggregate_id,
+                organization_id=org_id,
+                version=version,
+                context=context,
+            )
+        )
+    await uow.commit()
+
+
 async def login(cmd: Login, deps: AuthDeps, ctx: EventContext) -> LoginResult:
     email = normalize_email(cmd.email)
+    now = datetime.now(UTC)
     async with deps.uow(OrgScope.everything()) as uow:
         repo = IdentityRepository(uow)
         candidates = await repo.users_by_email(email)
@@ -80,26 +156,18 @@ async def login(cmd: Login, deps: AuthDeps, ctx: EventContext) -> LoginResult:
             orgs = [await repo.org(u.org_id) for u in candidates]
             raise AmbiguousAccount([AccountChoice(o.id, o.name) for o in orgs if o is not None])
         user = candidates[0] if candidates else None
+        # The hash runs on every path, so timing does not tell which check failed.
         password_ok = await deps.hasher.verify(user.password_hash if user else None, cmd.password)
+        if user is not None and locked(user, now):
+            assert user.locked_until is not None
+            raise AccountLockedError(user.locked_until)
         org = await repo.org(user.org_id) if user else None
-        if user is None or not password_ok or not user.can_log_in() or org is None:
-            if user is not None:
-                await repo.record_failed_login(user.id)
-            await uow.outbox.add(
-                new_event(
-                    LoginFailed(email=email, reason="invalid_credentials"),
-                    aggregate_id=user.id if user else uuid4(),
-                    organization_id=user.org_id if user else None,
-                    version=user.version if user else 1,
-                    context=ctx.model_copy(update={"user_id": user.id if user else None}),
-                )
-            )
-            await uow.commit()
+        if user is None or org is None or not password_ok or not user.can_log_in():
+            await _refuse(uow, user, email, ctx, now)
             raise InvalidCredentials()
         if not org.active:
             raise OrganizationInactive("The organization is suspended")
 
-        now = datetime.now(UTC)
         session_id = uuid4()
         refresh = new_refresh_token()
         await repo.add_session(
@@ -110,6 +178,12 @@ async def login(cmd: Login, deps: AuthDeps, ctx: EventContext) -> LoginResult:
             user_agent=cmd.user_agent,
             now=now,
             expires_at=now + timedelta(seconds=deps.settings.session_absolute_ttl_s),
+        )
+        await repo.add_refresh_token(
+            token_hash=refresh_token_hash(refresh),
+            session_id=session_id,
+            org_id=user.org_id,
+            now=now,
         )
         await repo.record_login(user.id, at=now, ip=cmd.ip_address)
         await uow.outbox.add(
@@ -125,23 +199,118 @@ async def login(cmd: Login, deps: AuthDeps, ctx: EventContext) -> LoginResult:
         await deps.sessions.activate(session_id, user.id)
         await uow.commit()
 
-    access = issue_access_token(
-        key=deps.keys.active,
-        kid=deps.keys.active_kid,
-        issuer=deps.settings.token_issuer,
-        audience=deps.settings.token_audience,
-        ttl_s=deps.settings.access_token_ttl_s,
-        user_id=user.id,
-        session_id=session_id,
-        org_id=user.org_id,
-        org_type=org.type,
-        role=user.role,
-        amr=["pwd"],
-        now=now,
-    )
     return LoginResult(
-        access=access, refresh_token=refresh, user=user, org=org, session_id=session_id
+        access=_access_token(deps, user=user, org=org, session_id=session_id, now=now),
+        refresh_token=refresh,
+        user=user,
+        org=org,
+        session_id=session_id,
     )
+
+
+async def _revoke(
+    uow: UnitOfWork,
+    deps: AuthDeps,
+    ended: list[tuple[UUID, UUID, UUID]],
+    reason: str,
+    ctx: EventContext,
+) -> None:
+    for session_id, user_id, org_id in ended:
+        await deps.sessions.revoke(session_id)
+        await uow.outbox.add(
+            new_event(
+                SessionRevoked(session_id=session_id, reason=reason),
+                aggregate_id=user_id,
+                organization_id=org_id,
+                version=1,
+                context=ctx,
+            )
+        )
+
+
+async def refresh(refresh_token: str, deps: AuthDeps, ctx: EventContext) -> LoginResult:
+    """Rotate: the presented token dies, a new pair is issued (RFC 9700 §4.14.2)."""
+    presented = refresh_token_hash(refresh_token)
+    now = datetime.now(UTC)
+    idle = timedelta(seconds=deps.settings.session_idle_ttl_s)
+    async with deps.uow(OrgScope.everything()) as uow:
+        repo = IdentityRepository(uow)
+        known = await repo.refresh_token(presented)
+        if known is None:
+            raise SessionInvalid()
+        session_id, rotated_at = known
+        session = await repo.session(session_id)
+        if session is None:
+            raise SessionInvalid()
+        if rotated_at is not None:
+            ended = await repo.revoke_sessions(
+                session_id=session_id, reason="refresh_token_reused", now=now
+            )
+            await _revoke(uow, deps, ended, "refresh_token_reused", ctx)
+            await uow.commit()
+            raise RefreshTokenReused()
+        user = await repo.user(session.user_id)
+        org = await repo.org(session.org_id)
+        if (
+            not session.usable(now, idle)
+            or user is None
+            or org is None
+            or not org.active
+            or not user.can_log_in()
+        ):
+            raise SessionInvalid()
+        new_refresh = new_refresh_token()
+        await repo.rotate_refresh_token(presented, now)
+        await repo.add_refresh_token(
+            token_hash=refresh_token_hash(new_refresh),
+            session_id=session_id,
+            org_id=session.org_id,
+            now=now,
+        )
+        await repo.touch_session(session_id, refresh_hash=refresh_token_hash(new_refresh), now=now)
+        await deps.sessions.activate(session_id, user.id)
+        await uow.commit()
+    return LoginResult(
+        access=_access_token(deps, user=user, org=org, session_id=session_id, now=now),
+        refresh_token=new_refresh,
+        user=user,
+        org=org,
+        session_id=session_id,
+    )
+
+
+async def end_sessions(
+    deps: AuthDeps,
+    ctx: EventContext,
+    *,
+    scope: OrgScope,
+    reason: str,
+    session_id: UUID | None = None,
+    user_id: UUID | None = None,
+) -> int:
+    """Revoke sessions in the database and in Redis at once; returns how many ended."""
+    async with deps.uow(scope) as uow:
+        repo = IdentityRepository(uow)
+        ended = await repo.revoke_sessions(
+            session_id=session_id, user_id=user_id, reason=reason, now=datetime.now(UTC)
+        )
+        await _revoke(uow, deps, ended, reason, ctx)
+        await uow.commit()
+    return len(ended)
+
+
+async def own_sessions(user_id: UUID, deps: AuthDeps, scope: OrgScope) -> list[Session]:
+    async with deps.uow(scope) as uow:
+        return await IdentityRepository(uow).sessions_of(user_id)
+
+
+async def end_own_session(
+    user_id: UUID, session_id: UUID, deps: AuthDeps, ctx: EventContext, scope: OrgScope
+) -> None:
+    """A user ends one of their own sessions; anyone else's is simply not found."""
+    if not any(s.id == session_id for s in await own_sessions(user_id, deps, scope)):
+        raise SessionNotFound(str(session_id))
+    await end_sessions(deps, ctx, scope=scope, reason="ended_by_user", session_id=session_id)
 
 
 async def current_user(user_id: UUID, deps: AuthDeps, scope: OrgScope) -> tuple[User, OrgRef]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
-from mss_contracts.events import EventContext, UserCreated, new_event
+from mss_contracts.events import AccountUnlocked, EventContext, UserCreated, new_event
 from mss_contracts.permissions import OrganizationType, Role, role_allowed_in
 from mss_db import OrgScope, UnitOfWorkFactory
 from mss_identity.adapters.passwords import PasswordHasher
@@ -88,3 +88,30 @@ async def ensure_super_admin(
         )
         await uow.commit()
     return BootstrapResult(user_id=user.id, created=True, password=None if password else chosen)
+
+
+class UserNotFound(Exception):
+    pass
+
+
+async def unlock_user(
+    user_id: UUID, *, uow_factory: UnitOfWorkFactory, scope: OrgScope, ctx: EventContext
+) -> User:
+    """An administrator lifts a lockout; another tenant's user is simply not found."""
+    async with uow_factory(scope) as uow:
+        repo = IdentityRepository(uow)
+        if not await repo.unlock(user_id, datetime.now(UTC)):
+            raise UserNotFound(str(user_id))
+        user = await repo.user(user_id)
+        assert user is not None
+        await uow.outbox.add(
+            new_event(
+                AccountUnlocked(email=user.email),
+                aggregate_id=user.id,
+                organization_id=user.org_id,
+                version=user.version,
+                context=ctx,
+            )
+        )
+        await uow.commit()
+    return user

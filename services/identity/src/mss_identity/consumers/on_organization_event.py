@@ -1,25 +1,64 @@
-"""Keep identity's organization directory in step with the organization service."""
+"""Keep identity's organization directory in step with the organization service.
+
+A suspension also ends every live session of the organization's users at once: the
+Redis keys go first, so every service refuses their tokens within the same second.
+"""
 
 from __future__ import annotations
 
-from mss_contracts.events import EVENT_TYPES, EventEnvelope, OrganizationSnapshot, parse_data
+from datetime import UTC, datetime
+
+from mss_auth.sessions import SessionStore
+from mss_bus.consumer import Effect
+from mss_contracts.events import (
+    EVENT_TYPES,
+    EventContext,
+    EventEnvelope,
+    OrganizationSnapshot,
+    SessionRevoked,
+    new_event,
+    parse_data,
+)
 from mss_db import UnitOfWork
 from mss_identity.adapters.repository import IdentityRepository
 
 BINDINGS = ["organization.*"]
 
 
-async def on_organization_event(uow: UnitOfWork, envelope: EventEnvelope) -> None:
-    if envelope.type not in EVENT_TYPES:
-        return  # a newer event type than this build knows: nothing to apply
-    data = parse_data(envelope)
-    if not isinstance(data, OrganizationSnapshot):
-        return
-    await IdentityRepository(uow).upsert_org(
-        org_id=envelope.aggregate_id,
-        name=data.name,
-        type=data.type.value,
-        status=data.status,
-        settings=data.settings,
-        version=envelope.metadata.version,
-    )
+def on_organization_event(sessions: SessionStore) -> Effect:
+    async def apply(uow: UnitOfWork, envelope: EventEnvelope) -> None:
+        if envelope.type not in EVENT_TYPES:
+            return  # a newer event type than this build knows: nothing to apply
+        data = parse_data(envelope)
+        if not isinstance(data, OrganizationSnapshot):
+            return
+        repo = IdentityRepository(uow)
+        await repo.upsert_org(
+            org_id=envelope.aggregate_id,
+            name=data.name,
+            type=data.type.value,
+            status=data.status,
+            settings=data.settings,
+            version=envelope.metadata.version,
+        )
+        if envelope.type != "organization.suspended":
+            return
+        ended = await repo.revoke_sessions(
+            org_id=envelope.aggregate_id, reason="organization_suspended", now=datetime.now(UTC)
+        )
+        context = EventContext(
+            correlation_id=envelope.metadata.correlation_id, causation_id=envelope.id
+        )
+        for session_id, user_id, org_id in ended:
+            await sessions.revoke(session_id)
+            await uow.outbox.add(
+                new_event(
+                    SessionRevoked(session_id=session_id, reason="organization_suspended"),
+                    aggregate_id=user_id,
+                    organization_id=org_id,
+                    version=1,
+                    context=context,
+                )
+            )
+
+    return apply

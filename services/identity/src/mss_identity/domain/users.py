@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -54,3 +54,40 @@ class User:
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
+
+
+# Lockout (ARCHITECTURE "Identity and tokens"): after 5 consecutive failures the account
+# locks for 1 minute, doubling with each further failure, up to 15 minutes.
+LOCK_THRESHOLD = 5
+FIRST_LOCK = timedelta(minutes=1)
+LONGEST_LOCK = timedelta(minutes=15)
+
+
+def lock_duration(failed_attempts: int) -> timedelta | None:
+    """How long the account locks after this many consecutive failures (None: not yet)."""
+    if failed_attempts < LOCK_THRESHOLD:
+        return None
+    doublings = min(failed_attempts - LOCK_THRESHOLD, 10)
+    duration: timedelta = min(FIRST_LOCK * (2**doublings), LONGEST_LOCK)
+    return duration
+
+
+def locked(user: User, now: datetime) -> bool:
+    return user.locked_until is not None and user.locked_until > now
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: UUID
+    user_id: UUID
+    org_id: UUID
+    status: str
+    ip_address: str | None
+    user_agent: str | None
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+
+    def usable(self, now: datetime, idle: timedelta) -> bool:
+        """Active, within its absolute lifetime, and used within the idle timeout."""
+        return self.status == "active" and now < self.expires_at and now - self.last_used_at < idle

@@ -1,0 +1,187 @@
+"""Lockout, refresh rotation with reuse detection, logout, own sessions, org suspension."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mss_bus.consumer import apply_once
+from mss_contracts.events import EventContext, OrganizationSuspended, new_event
+from mss_contracts.permissions import OrganizationType, Role
+from mss_identity.adapters.passwords import PasswordHasher
+from mss_identity.application.users import ensure_super_admin
+from mss_identity.consumers.on_organization_event import on_organization_event
+from mss_identity.main import build_runtime, create_app
+from mss_service import ServiceRuntime
+from mss_settings import PlatformSettings
+from mss_testing.plugin import TokenFactory, running
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "a long and unusual passphrase 42"
+
+
+@dataclass
+class Account:
+    email: str
+    user_id: uuid.UUID
+    org_id: uuid.UUID
+
+
+@pytest.fixture
+async def client(
+    platform_settings: PlatformSettings, signing_keys_dir: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with running(create_app()) as c:
+        yield c
+
+
+@pytest.fixture
+async def runtime(platform_settings: PlatformSettings) -> AsyncIterator[ServiceRuntime]:
+    rt = build_runtime()
+    yield rt
+    await rt.close()
+
+
+@pytest.fixture
+async def account(runtime: ServiceRuntime) -> Account:
+    hasher = PasswordHasher(memory_kib=19 * 1024, time_cost=2, parallelism=1, workers=1)
+    org_id = uuid.uuid4()
+    email = f"user-{uuid.uuid4().hex[:8]}@example.com"
+    result = await ensure_super_admin(
+        provider_org_id=org_id,
+        provider_name="Provider",
+        email=email,
+        password=PASSWORD,
+        uow_factory=runtime.uow,
+        hasher=hasher,
+    )
+    hasher.close()
+    return Account(email=email, user_id=result.user_id, org_id=org_id)
+
+
+async def _login(
+    client: httpx.AsyncClient, account: Account, password: str = PASSWORD
+) -> httpx.Response:
+    return await client.post("/api/auth/login", json={"email": account.email, "password": password})
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_five_failures_lock_the_account_until_an_admin_unlocks_it(
+    client: httpx.AsyncClient, account: Account, mint_token: TokenFactory
+) -> None:
+    for _ in range(5):
+        failed = await _login(client, account, "wrong password entirely")
+        assert failed.status_code == 401
+        assert failed.json()["code"] == "INVALID_CREDENTIALS"
+    locked = await _login(client, account)  # even the right password is refused while locked
+    assert locked.status_code == 423
+    assert locked.json()["code"] == "ACCOUNT_LOCKED"
+    assert "lockedUntil" in locked.json()["details"]
+
+    admin = await mint_token(role=Role.SUPER_ADMIN)
+    unlocked = await client.post(f"/api/users/{account.user_id}/unlock", headers=_bearer(admin))
+    assert unlocked.status_code == 200, unlocked.text
+    assert (await _login(client, account)).status_code == 200
+
+
+async def test_customer_admin_cannot_unlock_a_user_of_another_org(
+    client: httpx.AsyncClient, account: Account, mint_token: TokenFactory
+) -> None:
+    other_admin = await mint_token(role=Role.ADMIN, org_type=OrganizationType.CUSTOMER)
+    response = await client.post(
+        f"/api/users/{account.user_id}/unlock", headers=_bearer(other_admin)
+    )
+    assert response.status_code == 404
+    assert response.json()["code"] == "NOT_FOUND"
+
+
+async def test_refresh_rotates_and_reuse_revokes_the_whole_session(
+    client: httpx.AsyncClient, account: Account
+) -> None:
+    first = (await _login(client, account)).json()["data"]
+    second = await client.post("/api/auth/refresh", json={"refreshToken": first["refreshToken"]})
+    assert second.status_code == 200
+    pair = second.json()["data"]
+    assert pair["refreshToken"] != first["refreshToken"]
+    assert (
+        await client.get("/api/auth/me", headers=_bearer(pair["accessToken"]))
+    ).status_code == 200
+
+    reused = await client.post("/api/auth/refresh", json={"refreshToken": first["refreshToken"]})
+    assert reused.status_code == 401
+    assert reused.json()["code"] == "SESSION_REVOKED"
+    # The thief's reuse kills the newest tokens of the session too.
+    me = await client.get("/api/auth/me", headers=_bearer(pair["accessToken"]))
+    assert me.status_code == 401
+    assert me.json()["code"] == "SESSION_REVOKED"
+    newest = await client.post("/api/auth/refresh", json={"refreshToken": pair["refreshToken"]})
+    assert newest.status_code == 401
+
+
+async def test_unknown_refresh_token_is_invalid(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/auth/refresh", json={"refreshToken": "x" * 43})
+    assert response.status_code == 401
+    assert response.json()["code"] == "INVALID_TOKEN"
+
+
+async def test_logout_ends_the_session_at_once(client: httpx.AsyncClient, account: Account) -> None:
+    tokens = (await _login(client, account)).json()["data"]
+    headers = _bearer(tokens["accessToken"])
+    assert (await client.post("/api/auth/logout", headers=headers)).status_code == 204
+    after = await client.get("/api/auth/me", headers=headers)
+    assert after.status_code == 401
+    assert after.json()["code"] == "SESSION_REVOKED"
+    refreshed = await client.post(
+        "/api/auth/refresh", json={"refreshToken": tokens["refreshToken"]}
+    )
+    assert refreshed.status_code == 401
+
+
+async def test_a_user_lists_and_ends_their_own_sessions_only(
+    client: httpx.AsyncClient, account: Account
+) -> None:
+    one = (await _login(client, account)).json()["data"]["accessToken"]
+    two = (await _login(client, account)).json()["data"]["accessToken"]
+    listed = (await client.get("/api/auth/sessions", headers=_bearer(one))).json()["data"]
+    assert len(listed) >= 2
+    current = [s for s in listed if s["current"]]
+    others = [s for s in listed if not s["current"]]
+    assert len(current) == 1
+    assert "refreshTokenHash" not in current[0]
+    for session in others:
+        ended = await client.delete(f"/api/auth/sessions/{session['id']}", headers=_bearer(one))
+        assert ended.status_code == 204
+    assert (await client.get("/api/auth/me", headers=_bearer(two))).status_code == 401
+    assert (await client.get("/api/auth/me", headers=_bearer(one))).status_code == 200
+    missing = await client.delete(f"/api/auth/sessions/{uuid.uuid4()}", headers=_bearer(one))
+    assert missing.status_code == 404
+
+
+async def test_suspending_the_organization_ends_its_sessions_and_blocks_login(
+    client: httpx.AsyncClient, account: Account, runtime: ServiceRuntime
+) -> None:
+    token = (await _login(client, account)).json()["data"]["accessToken"]
+    suspended = new_event(
+        OrganizationSuspended(
+            name="Provider", type=OrganizationType.MSS_PROVIDER, status="suspended"
+        ),
+        aggregate_id=account.org_id,
+        organization_id=account.org_id,
+        version=5,
+        context=EventContext(),
+    )
+    assert await apply_once(runtime.uow, suspended, on_organization_event(runtime.sessions))
+    me = await client.get("/api/auth/me", headers=_bearer(token))
+    assert me.status_code == 401
+    assert me.json()["code"] == "SESSION_REVOKED"
+    blocked = await _login(client, account)
+    assert blocked.status_code == 403

@@ -1,8 +1,8 @@
 """Black-box tests of the NGINX gateway against the running stack.
 
-MSS_GATEWAY_URL (default http://127.0.0.1:8080) is the gateway; MSS_E2E_ADMIN_EMAIL and
-MSS_E2E_ADMIN_PASSWORD log in a real user for the forged-token tests. For an https URL
-with the development certificate, set MSS_GATEWAY_CA_BUNDLE to its cert file.
+MSS_GATEWAY_URL (default http://127.0.0.1:8080) is the gateway; the session's single login
+(`access_token`, in conftest.py) provides the real token the forged-token tests start from.
+For an https URL with the development certificate, set MSS_GATEWAY_CA_BUNDLE to its cert file.
 """
 
 from __future__ import annotations
@@ -78,20 +78,6 @@ def client() -> Iterator[httpx.Client]:
     """An HTTP client bound to the gateway."""
     with httpx.Client(base_url=GATEWAY_URL, timeout=30.0, verify=VERIFY) as http:
         yield http
-
-
-@pytest.fixture(scope="session")
-def access_token() -> str:
-    """A real access token of the e2e admin user."""
-    credentials = {
-        "email": os.environ["MSS_E2E_ADMIN_EMAIL"],
-        "password": os.environ["MSS_E2E_ADMIN_PASSWORD"],
-    }
-    with httpx.Client(base_url=GATEWAY_URL, timeout=30.0, verify=VERIFY) as http:
-        response = http.post("/api/auth/login", json=credentials)
-    assert response.status_code == 200, response.text
-    token: str = response.json()["data"]["accessToken"]
-    return token
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import aio_pika
@@ -41,26 +42,36 @@ class Bus:
         self._connection: AbstractRobustConnection | None = None
         self._publish_channel: AbstractRobustChannel | None = None
         self._exchange: AbstractExchange | None = None
+        # One attempt at a time: concurrent first publishes (a relay's batch) wait for it
+        # rather than find a connection whose exchange is not declared yet.
+        self._connecting = asyncio.Lock()
 
     async def connect(self) -> None:
-        if self._connection is not None:
-            return
-        # Kept before connecting, so close() also stops a first attempt still under way.
-        self._connection = aio_pika.RobustConnection(URL(self._url), reconnect_interval=1.0)
-        try:
-            await self._connection.connect(timeout=5.0)
-        except BaseException:
-            connection, self._connection = self._connection, None
-            await connection.close()
-            raise
-        channel = await self._connection.channel(publisher_confirms=True)
-        assert isinstance(channel, AbstractRobustChannel)
-        self._publish_channel = channel
-        self._exchange = await self.declare_events_exchange(channel)
+        async with self._connecting:
+            if self._connection is not None:
+                return
+            # Kept before connecting, so close() also stops a first attempt still under way.
+            self._connection = aio_pika.RobustConnection(URL(self._url), reconnect_interval=1.0)
+            try:
+                await self._connection.connect(timeout=5.0)
+            except BaseException:
+                connection, self._connection = self._connection, None
+                if connection is not None:  # None when close() ran meanwhile
+                    await connection.close()
+                raise
+            channel = await self._connection.channel(publisher_confirms=True)
+            assert isinstance(channel, AbstractRobustChannel)
+            self._publish_channel = channel
+            self._exchange = await self.declare_events_exchange(channel)
 
     @property
     def connected(self) -> bool:
-        return self._connection is not None and not self._connection.is_closed
+        """Connected right now (a robust connection that is reconnecting is not)."""
+        return (
+            self._connection is not None
+            and not self._connection.is_closed
+            and self._connection.connected.is_set()
+        )
 
     async def channel(self) -> AbstractRobustChannel:
         """A fresh channel (consumers keep their own, apart from publishing)."""

@@ -128,10 +128,13 @@ class EventConsumer:
         """Messages waiting in the dead-letter queue (also exported as a metric)."""
         if self._channel is None:
             return 0
-        queue = await self._channel.declare_queue(
+        # On the underlying channel: a robust channel answers a passive declare of a queue
+        # it already knows from its cache, with the count as it was at start().
+        channel = await self._channel.get_underlay_channel()
+        declared = await channel.queue_declare(
             self._bus.topology.dead_letter_queue(self._service), passive=True
         )
-        depth = queue.declaration_result.message_count or 0
+        depth = declared.message_count or 0
         DLQ_DEPTH.labels(self._service).set(depth)
         return depth
 

@@ -87,7 +87,10 @@ class OutboxRelay:
             if published:
                 poll = MIN_POLL_S
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=poll)
+                # Not wait_for: on 3.11 it swallows a cancel that lands as the wake fires,
+                # and the relay would then outlive the shutdown that cancelled it.
+                async with asyncio.timeout(poll):
+                    await self._wake.wait()
                 poll = MIN_POLL_S
             except TimeoutError:
                 poll = min(poll * 2, MAX_POLL_S)

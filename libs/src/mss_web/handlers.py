@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mss_contracts.api import ErrorBody, ErrorCode
@@ -112,9 +113,44 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# SQLSTATEs of text PostgreSQL cannot store (U+0000 in text or jsonb): the client's input,
+# typically a query parameter (bodies refuse it in ApiInput), so a 422, not a 500.
+_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
+_NUL_MESSAGE = "must not contain NUL (U+0000) characters"
+
+
+def _is_unstorable_text(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if getattr(current, "sqlstate", None) in _UNSTORABLE_TEXT:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if not _is_unstorable_text(exc):
+        return await _unexpected(request, exc)
+    details: dict[str, Any] = {
+        name: _NUL_MESSAGE
+        for name, value in request.query_params.multi_items()
+        if "\x00" in name or "\x00" in value
+    }
+    return error_response(
+        request,
+        status=422,
+        code=ErrorCode.VALIDATION_ERROR,
+        message="Validation failed",
+        details=details or {"body": _NUL_MESSAGE},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
 

@@ -89,7 +89,7 @@ async def test_unknown_and_malformed_ids(
     assert unknown.json()["code"] == "NOT_FOUND"
     malformed = await client.get("/api/organizations/not-a-uuid", headers=headers)
     assert malformed.status_code == 422
-    assert "org_id" in malformed.json()["details"]
+    assert "id" in malformed.json()["details"]
 
 
 async def test_validation_errors_name_each_field(

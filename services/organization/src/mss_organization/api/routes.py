@@ -65,71 +65,71 @@ async def list_organizations(
     return PageEnvelope(data=[OrganizationRead.of(o) for o in orgs], meta=page.meta(total))
 
 
-@router.get("/{org_id}", response_model=Envelope[OrganizationRead])
+@router.get("/{id}", response_model=Envelope[OrganizationRead])
 async def get_organization(
-    org_id: UUID, principal: Reader, rt: Runtime
+    id: UUID, principal: Reader, rt: Runtime
 ) -> Envelope[OrganizationRead]:
     async with rt.uow(principal.scope) as uow:
-        org = await use.get_organization(org_id, uow=uow)
+        org = await use.get_organization(id, uow=uow)
     return Envelope(data=OrganizationRead.of(org))
 
 
-@router.put("/{org_id}", response_model=Envelope[OrganizationRead])
+@router.put("/{id}", response_model=Envelope[OrganizationRead])
 async def update_organization(
-    org_id: UUID, body: OrganizationUpdate, request: Request, principal: Updater, rt: Runtime
+    id: UUID, body: OrganizationUpdate, request: Request, principal: Updater, rt: Runtime
 ) -> Envelope[OrganizationRead]:
     changes = body.model_dump(exclude_unset=True)
     for required in ("name", "sso_enabled"):
         if required in changes and changes[required] is None:
             del changes[required]
-    cmd = use.UpdateOrganization(org_id=org_id, changes=changes)
+    cmd = use.UpdateOrganization(org_id=id, changes=changes)
     async with rt.uow(principal.scope) as uow:
         org = await use.update_organization(cmd, uow=uow, ctx=event_context(request, principal))
     return Envelope(data=OrganizationRead.of(org))
 
 
-@router.post("/{org_id}/suspend", response_model=Envelope[OrganizationRead])
+@router.post("/{id}/suspend", response_model=Envelope[OrganizationRead])
 async def suspend_organization(
-    org_id: UUID, request: Request, principal: Updater, rt: Runtime, body: SuspendBody | None = None
+    id: UUID, request: Request, principal: Updater, rt: Runtime, body: SuspendBody | None = None
 ) -> Envelope[OrganizationRead]:
     reason = body.reason if body else None
     async with rt.uow(principal.scope) as uow:
         org = await use.suspend_organization(
-            org_id, reason, uow=uow, ctx=event_context(request, principal)
+            id, reason, uow=uow, ctx=event_context(request, principal)
         )
     return Envelope(data=OrganizationRead.of(org))
 
 
-@router.post("/{org_id}/reactivate", response_model=Envelope[OrganizationRead])
+@router.post("/{id}/reactivate", response_model=Envelope[OrganizationRead])
 async def reactivate_organization(
-    org_id: UUID, request: Request, principal: Updater, rt: Runtime
+    id: UUID, request: Request, principal: Updater, rt: Runtime
 ) -> Envelope[OrganizationRead]:
     async with rt.uow(principal.scope) as uow:
         org = await use.reactivate_organization(
-            org_id, uow=uow, ctx=event_context(request, principal)
+            id, uow=uow, ctx=event_context(request, principal)
         )
     return Envelope(data=OrganizationRead.of(org))
 
 
-@router.get("/{org_id}/settings", response_model=Envelope[OrganizationSettingsModel])
+@router.get("/{id}/settings", response_model=Envelope[OrganizationSettingsModel])
 async def get_settings(
-    org_id: UUID, principal: Reader, rt: Runtime
+    id: UUID, principal: Reader, rt: Runtime
 ) -> Envelope[OrganizationSettingsModel]:
     async with rt.uow(principal.scope) as uow:
-        org = await use.get_organization(org_id, uow=uow)
+        org = await use.get_organization(id, uow=uow)
     return Envelope(data=OrganizationSettingsModel.model_validate(org.settings))
 
 
-@router.put("/{org_id}/settings", response_model=Envelope[OrganizationSettingsModel])
+@router.put("/{id}/settings", response_model=Envelope[OrganizationSettingsModel])
 async def put_settings(
-    org_id: UUID,
+    id: UUID,
     body: OrganizationSettingsModel,
     request: Request,
     principal: Updater,
     rt: Runtime,
 ) -> Envelope[OrganizationSettingsModel]:
     cmd = use.UpdateOrganization(
-        org_id=org_id, changes={"settings": body.model_dump(mode="json", by_alias=True)}
+        org_id=id, changes={"settings": body.model_dump(mode="json", by_alias=True)}
     )
     async with rt.uow(principal.scope) as uow:
         org = await use.update_organization(cmd, uow=uow, ctx=event_context(request, principal))

@@ -1,0 +1,138 @@
+"""Shared fixtures of the end-to-end tests: the gateway, one login per session, org factory.
+
+Black-box only: every request goes through the NGINX gateway at MSS_GATEWAY_URL (default
+http://127.0.0.1:8080), except health and metrics, which the tests read from each
+service's own port. The admin user comes from MSS_E2E_ADMIN_EMAIL / MSS_E2E_ADMIN_PASSWORD;
+when the password is unset, the bootstrap password `scripts/up` wrote under the run dir
+(MSS_RUN_DIR, default `.run/`) is used.
+
+The gateway limits logins per client IP, so the session logs in exactly once and every
+test reuses that token.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tenacity import (
+    Retrying,
+    retry_if_result,
+    stop_after_delay,
+    wait_exponential,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+GATEWAY_URL = os.environ.get("MSS_GATEWAY_URL", "http://127.0.0.1:8080").rstrip("/")
+VERIFY: str | bool = os.environ.get("MSS_GATEWAY_CA_BUNDLE") or True
+DEFAULT_ADMIN_EMAIL = "admin@mss.local"
+LOGIN_DEADLINE_S = 30.0
+
+OrganizationFactory = Callable[..., dict[str, Any]]
+
+
+def _bootstrap_password() -> str | None:
+    run_dirs = [Path(os.environ["MSS_RUN_DIR"])] if os.environ.get("MSS_RUN_DIR") else []
+    run_dirs.append(ROOT / ".run")
+    for run_dir in run_dirs:
+        secret = run_dir / "secrets" / "bootstrap-admin-password"
+        if secret.is_file():
+            return secret.read_text().strip()
+    return None
+
+
+def admin_credentials() -> dict[str, str]:
+    """The e2e admin's email and password (env first, then the bootstrap secret file)."""
+    email = (
+        os.environ.get("MSS_E2E_ADMIN_EMAIL")
+        or os.environ.get("MSS_BOOTSTRAP_ADMIN_EMAIL")
+        or DEFAULT_ADMIN_EMAIL
+    )
+    password = os.environ.get("MSS_E2E_ADMIN_PASSWORD") or _bootstrap_password()
+    if not password:
+        pytest.fail(
+            "no admin password: set MSS_E2E_ADMIN_PASSWORD or run scripts/up, which writes "
+            ".run/secrets/bootstrap-admin-password"
+        )
+    return {"email": email, "password": password}
+
+
+def _rate_limited(response: httpx.Response) -> bool:
+    return response.status_code == 429
+
+
+@pytest.fixture(scope="session")
+def gateway() -> Iterator[httpx.Client]:
+    """An anonymous HTTP client bound to the gateway."""
+    with httpx.Client(base_url=GATEWAY_URL, timeout=30.0, verify=VERIFY) as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+def login_response(gateway: httpx.Client) -> dict[str, Any]:
+    """The `data` of the session's single login (retried only while rate limited)."""
+    credentials = admin_credentials()
+    retrying = Retrying(
+        stop=stop_after_delay(LOGIN_DEADLINE_S),
+        wait=wait_exponential(multiplier=0.25, max=2.0),
+        retry=retry_if_result(_rate_limited),
+        retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+    )
+    response: httpx.Response = retrying(gateway.post, "/api/auth/login", json=credentials)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["success"] is True
+    data: dict[str, Any] = body["data"]
+    assert data["tokenType"] == "Bearer"
+    assert data["accessToken"]
+    return data
+
+
+@pytest.fixture(scope="session")
+def access_token(login_response: dict[str, Any]) -> str:
+    """A real access token of the e2e admin user."""
+    token: str = login_response["accessToken"]
+    return token
+
+
+@pytest.fixture(scope="session")
+def admin_user_id(login_response: dict[str, Any]) -> str:
+    """The id of the logged-in admin user."""
+    user_id: str = login_response["user"]["id"]
+    return user_id
+
+
+@pytest.fixture(scope="session")
+def api(access_token: str) -> Iterator[httpx.Client]:
+    """A client bound to the gateway that sends the session's bearer token."""
+    headers = {"Authorization": f"Bearer {access_token}"}
+    with httpx.Client(base_url=GATEWAY_URL, timeout=30.0, verify=VERIFY, headers=headers) as http:
+        yield http
+
+
+def unique_name(prefix: str) -> str:
+    """An organization name no other test run uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def create_organization(api: httpx.Client) -> OrganizationFactory:
+    """Creates a customer organization through the gateway; returns the 201's `data`."""
+
+    def create(prefix: str = "e2e-org", **fields: Any) -> dict[str, Any]:
+        body = {"name": unique_name(prefix), **fields}
+        response = api.post("/api/organizations", json=body)
+        assert response.status_code == 201, response.text
+        envelope = response.json()
+        assert envelope["success"] is True
+        data: dict[str, Any] = envelope["data"]
+        assert data["name"] == body["name"]
+        uuid.UUID(data["id"])
+        return data
+
+    return create

@@ -1,0 +1,85 @@
+"""Every service answers /health, /ready and /metrics on its own port (not through the
+gateway): liveness with its dependency checks, readiness (database, migrations at head,
+bus), and Prometheus text with the HTTP instrumentation and the business metrics."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+SERVICE_HOST = os.environ.get("MSS_E2E_SERVICE_HOST", "127.0.0.1")
+SERVICES = {"identity": 8101, "organization": 8102, "audit": 8105}
+INTROSPECTION_PORT = 8111
+# Business metrics each service's API process exposes (those that publish events run the
+# outbox relay); the audit API only reads, its consumer runs in the worker process.
+BUSINESS_METRICS: dict[str, frozenset[str]] = {
+    "identity": frozenset({"mss_events_published", "mss_outbox_lag_seconds"}),
+    "organization": frozenset({"mss_events_published", "mss_outbox_lag_seconds"}),
+    "audit": frozenset(),
+}
+HTTP_METRICS = frozenset({"http_requests", "http_request_duration_seconds"})
+
+
+def _url(port: int, path: str) -> str:
+    return f"http://{SERVICE_HOST}:{port}{path}"
+
+
+@pytest.fixture(scope="module")
+def direct() -> Iterator[httpx.Client]:
+    """A plain client for the services' own ports."""
+    with httpx.Client(timeout=10.0) as http:
+        yield http
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_health_reports_every_dependency_ok(direct: httpx.Client, service: str) -> None:
+    response = direct.get(_url(SERVICES[service], "/health"))
+
+    assert response.status_code == 200, response.text
+    assert response.headers.get("x-request-id")
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["checks"] == {"database": "ok", "redis": "ok", "rabbitmq": "ok"}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_ready_reports_database_migrations_and_bus_ready(
+    direct: httpx.Client, service: str
+) -> None:
+    response = direct.get(_url(SERVICES[service], "/ready"))
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["checks"] == {"database": "ok", "migrations": "ok", "rabbitmq": "ok"}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_metrics_are_prometheus_text_with_http_and_business_metrics(
+    direct: httpx.Client, service: str
+) -> None:
+    port = SERVICES[service]
+    direct.get(_url(port, "/health"))  # at least one instrumented request exists
+
+    response = direct.get(_url(port, "/metrics"))
+
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    families = {family.name: family for family in text_string_to_metric_families(response.text)}
+    missing = (HTTP_METRICS | BUSINESS_METRICS[service]) - families.keys()
+    assert not missing, f"{service} /metrics lacks {sorted(missing)}"
+    assert families["http_requests"].type == "counter"
+    assert any(sample.name == "http_requests_total" for sample in families["http_requests"].samples)
+    for name in BUSINESS_METRICS[service]:
+        assert name.startswith("mss_")
+
+
+def test_introspection_endpoint_is_alive(direct: httpx.Client) -> None:
+    response = direct.get(_url(INTROSPECTION_PORT, "/health"))
+
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "ok"

@@ -66,9 +66,7 @@ async def list_organizations(
 
 
 @router.get("/{id}", response_model=Envelope[OrganizationRead])
-async def get_organization(
-    id: UUID, principal: Reader, rt: Runtime
-) -> Envelope[OrganizationRead]:
+async def get_organization(id: UUID, principal: Reader, rt: Runtime) -> Envelope[OrganizationRead]:
     async with rt.uow(principal.scope) as uow:
         org = await use.get_organization(id, uow=uow)
     return Envelope(data=OrganizationRead.of(org))
@@ -105,9 +103,7 @@ async def reactivate_organization(
     id: UUID, request: Request, principal: Updater, rt: Runtime
 ) -> Envelope[OrganizationRead]:
     async with rt.uow(principal.scope) as uow:
-        org = await use.reactivate_organization(
-            id, uow=uow, ctx=event_context(request, principal)
-        )
+        org = await use.reactivate_organization(id, uow=uow, ctx=event_context(request, principal))
     return Envelope(data=OrganizationRead.of(org))
 
 

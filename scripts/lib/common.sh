@@ -39,16 +39,23 @@ ensure_python_env() {
 }
 
 ensure_nginx() {
-  local modules
   if command -v nginx >/dev/null 2>&1 && ls /usr/lib/nginx/modules/ngx_http_js_module.so >/dev/null 2>&1; then
     return
   fi
   say "installing nginx + njs (Debian packages)"
-  if [ "$(id -u)" -eq 0 ]; then
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx libnginx-mod-http-js >/dev/null
-  else
-    sudo apt-get update -qq >/dev/null && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx libnginx-mod-http-js >/dev/null
-  fi || die "could not install nginx and libnginx-mod-http-js"
+  apt_install nginx libnginx-mod-http-js || die "could not install nginx and libnginx-mod-http-js"
+}
+
+apt_install() {
+  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_compose_validator() {
+  # docker-compose.yml is validated offline (no Docker engine needed): Debian's docker-compose.
+  command -v docker-compose >/dev/null 2>&1 && return
+  say "installing docker-compose (Debian package) to validate docker-compose.yml offline"
+  apt_install docker-compose || say "docker-compose unavailable: scripts/check-deploy will report it skipped"
 }
 
 pid_alive() { [ -f "$PIDS/$1.pid" ] && kill -0 "$(cat "$PIDS/$1.pid")" 2>/dev/null; }

@@ -213,3 +213,13 @@ class AccountLocked(EventData):
 @event("auth.account.unlocked", aggregate="user")
 class AccountUnlocked(EventData):
     email: str
+
+
+@event("auth.mfa.enabled", aggregate="user")
+class MfaEnabled(EventData):
+    method: str = "totp"
+
+
+@event("auth.mfa.disabled", aggregate="user")
+class MfaDisabled(EventData):
+    method: str = "totp"

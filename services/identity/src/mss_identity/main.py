@@ -17,15 +17,18 @@ from mss_identity.application.auth import (
     AmbiguousAccount,
     AuthDeps,
     InvalidCredentials,
+    InvalidMfaCode,
+    MfaThrottled,
     OrganizationInactive,
     RefreshTokenReused,
     SessionInvalid,
     SessionNotFound,
 )
+from mss_identity.application.mfa import MfaAlreadyEnabled, MfaNotEnabled
 from mss_identity.application.users import UserNotFound
 from mss_identity.config import SERVICE, SERVICE_DIR, IdentitySettings
 from mss_service import ServiceRuntime, create_service_app
-from mss_web.errors import Forbidden, NotFound
+from mss_web.errors import Conflict, Forbidden, NotFound
 from mss_web.handlers import error_response, map_domain_errors
 
 
@@ -60,6 +63,7 @@ async def _startup(runtime: ServiceRuntime, app: FastAPI) -> None:
         keys=load_keys(settings.keys_dir),
         sessions=runtime.sessions,
         settings=settings,
+        redis=runtime.redis,
     )
 
 
@@ -73,6 +77,9 @@ def create_app(runtime_factory: Callable[[], ServiceRuntime] = build_runtime) ->
     map_domain_errors(
         app, {OrganizationInactive: Forbidden, SessionNotFound: NotFound, UserNotFound: NotFound}
     )
+    map_domain_errors(app, {MfaAlreadyEnabled: Conflict, MfaNotEnabled: Conflict})
+    app.add_exception_handler(InvalidMfaCode, _invalid_mfa_code)
+    app.add_exception_handler(MfaThrottled, _mfa_throttled)
     app.add_exception_handler(AccountLockedError, _account_locked)
     app.add_exception_handler(SessionInvalid, _session_invalid)
     app.add_exception_handler(RefreshTokenReused, _refresh_reused)
@@ -84,6 +91,22 @@ def create_app(runtime_factory: Callable[[], ServiceRuntime] = build_runtime) ->
 async def _invalid_credentials(request: Request, exc: Exception) -> JSONResponse:
     return error_response(
         request, status=401, code=ErrorCode.INVALID_CREDENTIALS, message="Invalid email or password"
+    )
+
+
+async def _invalid_mfa_code(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(
+        request, status=401, code=ErrorCode.INVALID_MFA_CODE, message="Invalid MFA code"
+    )
+
+
+async def _mfa_throttled(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(
+        request,
+        status=429,
+        code=ErrorCode.RATE_LIMITED,
+        message="Too many wrong MFA codes; try again later",
+        headers={"Retry-After": "300"},
     )
 
 

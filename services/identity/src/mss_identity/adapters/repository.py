@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -35,6 +36,14 @@ def _user(row: Row[Any]) -> User:
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class MfaState:
+    secret: str | None
+    enabled: bool
+    backup_hashes: list[str]
+    last_step: int
 
 
 def _session(row: Row[Any]) -> Session:
@@ -122,6 +131,7 @@ class IdentityRepository:
                 mfa_enabled=user.mfa_enabled,
                 email_verified=user.email_verified,
                 failed_login_attempts=0,
+                mfa_last_step=0,
                 version=user.version,
                 created_at=user.created_at,
                 updated_at=user.updated_at,
@@ -271,3 +281,40 @@ class IdentityRepository:
             )
         ).all()
         return [(row.id, row.user_id, row.org_id) for row in rows]
+
+    # --- MFA ----------------------------------------------------------------------------------
+
+    async def mfa_state(self, user_id: UUID) -> MfaState | None:
+        row = (
+            await self._conn.execute(
+                select(
+                    users.c.mfa_secret,
+                    users.c.mfa_enabled,
+                    users.c.mfa_backup_codes,
+                    users.c.mfa_last_step,
+                )
+                .where(users.c.id == user_id)
+                .with_for_update()
+            )
+        ).first()
+        if row is None:
+            return None
+        return MfaState(
+            secret=row.mfa_secret,
+            enabled=row.mfa_enabled,
+            backup_hashes=list(row.mfa_backup_codes or []),
+            last_step=row.mfa_last_step,
+        )
+
+    async def save_mfa(self, user_id: UUID, state: MfaState, now: datetime) -> None:
+        await self._conn.execute(
+            update(users)
+            .where(users.c.id == user_id)
+            .values(
+                mfa_secret=state.secret,
+                mfa_enabled=state.enabled,
+                mfa_backup_codes=state.backup_hashes,
+                mfa_last_step=state.last_step,
+                updated_at=now,
+            )
+        )

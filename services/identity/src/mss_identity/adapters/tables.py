@@ -1,4 +1,15 @@
-from sqlalchemy import ARRAY, Boolean, Column, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 from sqlalchemy.dialects.postgresql import INET, JSONB, UUID
 
 metadata = MetaData(schema="identity")
@@ -28,6 +39,7 @@ users = Table(
     Column("mfa_enabled", Boolean, nullable=False),
     Column("mfa_secret", String(255)),
     Column("mfa_backup_codes", ARRAY(Text)),
+    Column("mfa_last_step", BigInteger, nullable=False),
     Column("email_verified", Boolean, nullable=False),
     Column("last_login_at", DateTime(timezone=True)),
     Column("last_login_ip", INET),

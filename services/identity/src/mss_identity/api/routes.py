@@ -10,8 +10,13 @@ from fastapi import APIRouter, Depends, Request, Response
 from mss_auth.dependencies import authenticated, require
 from mss_auth.principal import Principal
 from mss_identity.api.schemas import (
+    BackupCodesRead,
     LoginBody,
     MeRead,
+    MfaChallengeRead,
+    MfaCodeBody,
+    MfaCompleteBody,
+    MfaSetupRead,
     OrganizationRef,
     OrgScopeRead,
     RefreshBody,
@@ -20,7 +25,7 @@ from mss_identity.api.schemas import (
     UserRead,
 )
 from mss_identity.application import auth as use
-from mss_identity.application import users
+from mss_identity.application import mfa, users
 from mss_service import event_context
 from mss_web.envelope import Envelope
 
@@ -39,8 +44,22 @@ def deps(request: Request) -> use.AuthDeps:
 Deps = Annotated[use.AuthDeps, Depends(deps)]
 
 
-@router.post("/api/auth/login", response_model=Envelope[TokenPair])
-async def login(body: LoginBody, request: Request, d: Deps) -> Envelope[TokenPair]:
+def _login_cmd(request: Request) -> use.Login:
+    """Where a second-factor completion comes from (its credentials were checked before)."""
+    ctx = event_context(request, None)
+    return use.Login(
+        email="",
+        password="",
+        organization_id=None,
+        ip_address=ctx.ip_address,
+        user_agent=ctx.user_agent,
+    )
+
+
+@router.post("/api/auth/login", response_model=Envelope[TokenPair | MfaChallengeRead])
+async def login(
+    body: LoginBody, request: Request, d: Deps
+) -> Envelope[TokenPair] | Envelope[MfaChallengeRead]:
     ctx = event_context(request, None)
     result = await use.login(
         use.Login(
@@ -53,7 +72,62 @@ async def login(body: LoginBody, request: Request, d: Deps) -> Envelope[TokenPai
         d,
         ctx,
     )
+    if isinstance(result, use.MfaChallenge):
+        return Envelope(data=MfaChallengeRead(mfa_token=result.mfa_token))
     return _pair(result)
+
+
+@router.post("/api/auth/mfa/complete", response_model=Envelope[TokenPair])
+async def complete_mfa(body: MfaCompleteBody, request: Request, d: Deps) -> Envelope[TokenPair]:
+    return _pair(
+        await use.complete_mfa(
+            body.mfa_token, body.code, _login_cmd(request), d, event_context(request, None)
+        )
+    )
+
+
+@router.post("/api/auth/mfa/setup", response_model=Envelope[MfaSetupRead])
+async def mfa_setup(principal: SignedIn, d: Deps) -> Envelope[MfaSetupRead]:
+    enrollment = await mfa.setup(principal.user_id, d, principal.scope)
+    return Envelope(data=MfaSetupRead(secret=enrollment.secret, otpauth_uri=enrollment.otpauth_uri))
+
+
+@router.post("/api/auth/mfa/enable", response_model=Envelope[BackupCodesRead])
+async def mfa_enable(
+    body: MfaCodeBody, principal: SignedIn, request: Request, d: Deps
+) -> Envelope[BackupCodesRead]:
+    codes = await mfa.enable(
+        principal.user_id,
+        principal.session_id,
+        body.code,
+        d,
+        principal.scope,
+        event_context(request, principal),
+    )
+    return Envelope(data=BackupCodesRead(backup_codes=codes))
+
+
+@router.post("/api/auth/mfa/disable", status_code=204)
+async def mfa_disable(
+    body: MfaCodeBody, principal: SignedIn, request: Request, d: Deps
+) -> Response:
+    await mfa.disable(
+        principal.user_id,
+        principal.session_id,
+        body.code,
+        d,
+        principal.scope,
+        event_context(request, principal),
+    )
+    return Response(status_code=204)
+
+
+@router.post("/api/auth/mfa/backup-codes", response_model=Envelope[BackupCodesRead])
+async def mfa_backup_codes(
+    body: MfaCodeBody, principal: SignedIn, d: Deps
+) -> Envelope[BackupCodesRead]:
+    codes = await mfa.regenerate_backup_codes(principal.user_id, body.code, d, principal.scope)
+    return Envelope(data=BackupCodesRead(backup_codes=codes))
 
 
 def _pair(result: use.LoginResult) -> Envelope[TokenPair]:

@@ -95,3 +95,27 @@ class SessionRead(ApiModel):
     last_used_at: datetime
     expires_at: datetime
     current: bool
+
+
+class MfaChallengeRead(ApiModel):
+    mfa_required: Literal[True] = True
+    mfa_token: str
+    methods: list[str] = Field(default_factory=lambda: ["totp", "backup_code"])
+
+
+class MfaCompleteBody(ApiInput):
+    mfa_token: str = Field(min_length=16, max_length=256)
+    code: str = Field(min_length=6, max_length=32)
+
+
+class MfaCodeBody(ApiInput):
+    code: str = Field(min_length=6, max_length=32)
+
+
+class MfaSetupRead(ApiModel):
+    secret: str
+    otpauth_uri: str
+
+
+class BackupCodesRead(ApiModel):
+    backup_codes: list[str]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
+
+from redis.asyncio import Redis
 
 from mss_auth.sessions import SessionStore
 from mss_contracts.events import (
@@ -21,6 +23,7 @@ from mss_identity.adapters.keys import SigningKeys
 from mss_identity.adapters.passwords import PasswordHasher
 from mss_identity.adapters.repository import IdentityRepository
 from mss_identity.config import IdentitySettings
+from mss_identity.domain.mfa import matching_step, use_backup_code
 from mss_identity.domain.tokens import (
     IssuedToken,
     issue_access_token,
@@ -93,10 +96,24 @@ class AuthDeps:
     keys: SigningKeys
     sessions: SessionStore
     settings: IdentitySettings
+    redis: Redis
+
+
+@dataclass(frozen=True, slots=True)
+class MfaChallenge:
+    """Password accepted; the second factor is still due (`mfaToken`, single use, 5 min)."""
+
+    mfa_token: str
 
 
 def _access_token(
-    deps: AuthDeps, *, user: User, org: OrgRef, session_id: UUID, now: datetime
+    deps: AuthDeps,
+    *,
+    user: User,
+    org: OrgRef,
+    session_id: UUID,
+    now: datetime,
+    amr: list[str] | None = None,
 ) -> IssuedToken:
     return issue_access_token(
         key=deps.keys.active,
@@ -109,7 +126,7 @@ def _access_token(
         org_id=user.org_id,
         org_type=org.type,
         role=user.role,
-        amr=["pwd"],
+        amr=amr or ["pwd"],
         now=now,
     )
 
@@ -144,7 +161,7 @@ async def _refuse(
     await uow.commit()
 
 
-async def login(cmd: Login, deps: AuthDeps, ctx: EventContext) -> LoginResult:
+async def login(cmd: Login, deps: AuthDeps, ctx: EventContext) -> LoginResult | MfaChallenge:
     email = normalize_email(cmd.email)
     now = datetime.now(UTC)
     async with deps.uow(OrgScope.everything()) as uow:
@@ -168,44 +185,150 @@ async def login(cmd: Login, deps: AuthDeps, ctx: EventContext) -> LoginResult:
         if not org.active:
             raise OrganizationInactive("The organization is suspended")
 
-        session_id = uuid4()
-        refresh = new_refresh_token()
-        await repo.add_session(
-            session_id=session_id,
-            user=user,
-            refresh_hash=refresh_token_hash(refresh),
-            ip=cmd.ip_address,
-            user_agent=cmd.user_agent,
-            now=now,
-            expires_at=now + timedelta(seconds=deps.settings.session_absolute_ttl_s),
+        if user.mfa_enabled:
+            await uow.commit()
+            return MfaChallenge(mfa_token=await mfa_challenge(deps, user.id))
+        result = await _open_session(
+            uow, deps, user=user, org=org, cmd=cmd, ctx=ctx, now=now, amr=["pwd"]
         )
-        await repo.add_refresh_token(
-            token_hash=refresh_token_hash(refresh),
-            session_id=session_id,
-            org_id=user.org_id,
-            now=now,
-        )
-        await repo.record_login(user.id, at=now, ip=cmd.ip_address)
-        await uow.outbox.add(
-            new_event(
-                LoginSucceeded(email=email, mfa_used=False),
-                aggregate_id=user.id,
-                organization_id=user.org_id,
-                version=user.version,
-                context=ctx.model_copy(update={"user_id": user.id, "session_id": session_id}),
-            )
-        )
-        # Live in Redis before the token exists, so the first request already passes.
-        await deps.sessions.activate(session_id, user.id)
         await uow.commit()
+    return result
 
+
+async def _open_session(
+    uow: UnitOfWork,
+    deps: AuthDeps,
+    *,
+    user: User,
+    org: OrgRef,
+    cmd: Login,
+    ctx: EventContext,
+    now: datetime,
+    amr: list[str],
+) -> LoginResult:
+    """A new session and its first token pair; the caller commits."""
+    repo = IdentityRepository(uow)
+    session_id = uuid4()
+    refresh = new_refresh_token()
+    await repo.add_session(
+        session_id=session_id,
+        user=user,
+        refresh_hash=refresh_token_hash(refresh),
+        ip=cmd.ip_address,
+        user_agent=cmd.user_agent,
+        now=now,
+        expires_at=now + timedelta(seconds=deps.settings.session_absolute_ttl_s),
+    )
+    await repo.add_refresh_token(
+        token_hash=refresh_token_hash(refresh),
+        session_id=session_id,
+        org_id=user.org_id,
+        now=now,
+    )
+    await repo.record_login(user.id, at=now, ip=cmd.ip_address)
+    await uow.outbox.add(
+        new_event(
+            LoginSucceeded(email=user.email, mfa_used="mfa" in amr),
+            aggregate_id=user.id,
+            organization_id=user.org_id,
+            version=user.version,
+            context=ctx.model_copy(update={"user_id": user.id, "session_id": session_id}),
+        )
+    )
+    # Live in Redis before the token exists, so the first request already passes.
+    await deps.sessions.activate(session_id, user.id)
     return LoginResult(
-        access=_access_token(deps, user=user, org=org, session_id=session_id, now=now),
+        access=_access_token(deps, user=user, org=org, session_id=session_id, now=now, amr=amr),
         refresh_token=refresh,
         user=user,
         org=org,
         session_id=session_id,
     )
+
+
+# --- second factor at login ---------------------------------------------------------------
+
+MFA_TOKEN_TTL_S = 300
+MFA_MAX_ATTEMPTS = 5
+MFA_ATTEMPT_WINDOW_S = 300
+
+
+class InvalidMfaCode(Exception):
+    pass
+
+
+class MfaThrottled(Exception):
+    pass
+
+
+def _mfa_token_key(token: str) -> str:
+    return f"mfa:token:{refresh_token_hash(token)}"
+
+
+async def mfa_challenge(deps: AuthDeps, user_id: UUID) -> str:
+    token = new_refresh_token()
+    await deps.redis.set(_mfa_token_key(token), str(user_id), ex=MFA_TOKEN_TTL_S)
+    return token
+
+
+async def _count_mfa_attempt(deps: AuthDeps, user_id: UUID) -> None:
+    """Wrong codes per user in Redis (`mfa:attempts:{userId}`): 5 per 5 minutes."""
+    key = f"mfa:attempts:{user_id}"
+    attempts = await deps.redis.incr(key)
+    if attempts == 1:
+        await deps.redis.expire(key, MFA_ATTEMPT_WINDOW_S)
+
+
+async def _mfa_throttled(deps: AuthDeps, user_id: UUID) -> bool:
+    value = await deps.redis.get(f"mfa:attempts:{user_id}")
+    return value is not None and int(value) >= MFA_MAX_ATTEMPTS
+
+
+async def verify_second_factor(uow: UnitOfWork, user_id: UUID, code: str, now: datetime) -> bool:
+    """Accept a TOTP code once, or consume a backup code; the caller commits."""
+    repo = IdentityRepository(uow)
+    state = await repo.mfa_state(user_id)
+    if state is None or state.secret is None:
+        return False
+    step = matching_step(state.secret, code.strip(), after_step=state.last_step)
+    if step is not None:
+        await repo.save_mfa(user_id, replace(state, last_step=step), now)
+        return True
+    remaining = use_backup_code(state.backup_hashes, code.strip()) if state.enabled else None
+    if remaining is not None:
+        await repo.save_mfa(user_id, replace(state, backup_hashes=remaining), now)
+        return True
+    return False
+
+
+async def complete_mfa(
+    mfa_token: str, code: str, cmd: Login, deps: AuthDeps, ctx: EventContext
+) -> LoginResult:
+    raw_user = await deps.redis.get(_mfa_token_key(mfa_token))
+    if raw_user is None:
+        raise SessionInvalid()
+    user_id = UUID(raw_user.decode() if isinstance(raw_user, bytes) else str(raw_user))
+    if await _mfa_throttled(deps, user_id):
+        raise MfaThrottled()
+    now = datetime.now(UTC)
+    async with deps.uow(OrgScope.everything()) as uow:
+        repo = IdentityRepository(uow)
+        user = await repo.user(user_id)
+        org = await repo.org(user.org_id) if user else None
+        if user is None or org is None or not user.can_log_in() or not org.active:
+            raise SessionInvalid()
+        if not await verify_second_factor(uow, user_id, code, now):
+            await _count_mfa_attempt(deps, user_id)
+            raise InvalidMfaCode()
+        # Single use: whoever deletes the token first completes the login.
+        if not await deps.redis.delete(_mfa_token_key(mfa_token)):
+            raise SessionInvalid()
+        await deps.redis.delete(f"mfa:attempts:{user_id}")
+        result = await _open_session(
+            uow, deps, user=user, org=org, cmd=cmd, ctx=ctx, now=now, amr=["pwd", "mfa"]
+        )
+        await uow.commit()
+    return result
 
 
 async def _revoke(

@@ -223,3 +223,8 @@ class MfaEnabled(EventData):
 @event("auth.mfa.disabled", aggregate="user")
 class MfaDisabled(EventData):
     method: str = "totp"
+
+
+@event("auth.password.changed", aggregate="user")
+class PasswordChanged(EventData):
+    email: str

@@ -25,6 +25,7 @@ from mss_identity.application.auth import (
     SessionNotFound,
 )
 from mss_identity.application.mfa import MfaAlreadyEnabled, MfaNotEnabled
+from mss_identity.application.passwords import WeakPassword
 from mss_identity.application.users import UserNotFound
 from mss_identity.config import SERVICE, SERVICE_DIR, IdentitySettings
 from mss_service import ServiceRuntime, create_service_app
@@ -78,6 +79,7 @@ def create_app(runtime_factory: Callable[[], ServiceRuntime] = build_runtime) ->
         app, {OrganizationInactive: Forbidden, SessionNotFound: NotFound, UserNotFound: NotFound}
     )
     map_domain_errors(app, {MfaAlreadyEnabled: Conflict, MfaNotEnabled: Conflict})
+    app.add_exception_handler(WeakPassword, _weak_password)
     app.add_exception_handler(InvalidMfaCode, _invalid_mfa_code)
     app.add_exception_handler(MfaThrottled, _mfa_throttled)
     app.add_exception_handler(AccountLockedError, _account_locked)
@@ -91,6 +93,17 @@ def create_app(runtime_factory: Callable[[], ServiceRuntime] = build_runtime) ->
 async def _invalid_credentials(request: Request, exc: Exception) -> JSONResponse:
     return error_response(
         request, status=401, code=ErrorCode.INVALID_CREDENTIALS, message="Invalid email or password"
+    )
+
+
+async def _weak_password(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, WeakPassword)
+    return error_response(
+        request,
+        status=422,
+        code=ErrorCode.VALIDATION_ERROR,
+        message="Validation failed",
+        details={exc.field: f"Password {exc.problem}"},
     )
 
 

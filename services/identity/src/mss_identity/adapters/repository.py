@@ -318,3 +318,10 @@ class IdentityRepository:
                 updated_at=now,
             )
         )
+
+    async def set_password(self, user_id: UUID, password_hash: str, now: datetime) -> None:
+        await self._conn.execute(
+            update(users)
+            .where(users.c.id == user_id)
+            .values(password_hash=password_hash, updated_at=now)
+        )

@@ -19,13 +19,14 @@ from mss_identity.api.schemas import (
     MfaSetupRead,
     OrganizationRef,
     OrgScopeRead,
+    PasswordChangeBody,
     RefreshBody,
     SessionRead,
     TokenPair,
     UserRead,
 )
 from mss_identity.application import auth as use
-from mss_identity.application import mfa, users
+from mss_identity.application import mfa, passwords, users
 from mss_service import event_context
 from mss_web.envelope import Envelope
 
@@ -193,6 +194,22 @@ async def unlock_user(
         user_id, uow_factory=d.uow, scope=principal.scope, ctx=event_context(request, principal)
     )
     return Envelope(data=UserRead.of(user))
+
+
+@router.post("/api/auth/password/change", status_code=204)
+async def change_password(
+    body: PasswordChangeBody, principal: SignedIn, request: Request, d: Deps
+) -> Response:
+    await passwords.change_password(
+        user_id=principal.user_id,
+        session_id=principal.session_id,
+        current=body.current_password,
+        new=body.new_password,
+        deps=d,
+        scope=principal.scope,
+        ctx=event_context(request, principal),
+    )
+    return Response(status_code=204)
 
 
 @router.get("/api/auth/me", response_model=Envelope[MeRead])

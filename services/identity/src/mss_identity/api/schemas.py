@@ -119,3 +119,8 @@ class MfaSetupRead(ApiModel):
 
 class BackupCodesRead(ApiModel):
     backup_codes: list[str]
+
+
+class PasswordChangeBody(ApiInput):
+    current_password: str = Field(min_length=1, max_length=128)
+    new_password: str = Field(min_length=1, max_length=1024)

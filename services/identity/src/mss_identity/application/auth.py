@@ -444,3 +444,12 @@ async def current_user(user_id: UUID, deps: AuthDeps, scope: OrgScope) -> tuple[
     if user is None or org is None:
         raise InvalidCredentials()
     return user, org
+
+
+async def end_other_sessions(
+    user_id: UUID, keep: UUID, deps: AuthDeps, scope: OrgScope, ctx: EventContext, reason: str
+) -> None:
+    """After a password or MFA change the user's other sessions end (ASVS V7.4.3)."""
+    for session in await own_sessions(user_id, deps, scope):
+        if session.id != keep:
+            await end_sessions(deps, ctx, scope=scope, reason=reason, session_id=session.id)

@@ -9,7 +9,7 @@ from uuid import UUID
 from mss_contracts.events import EventContext, EventData, MfaDisabled, MfaEnabled, new_event
 from mss_db import OrgScope
 from mss_identity.adapters.repository import IdentityRepository, MfaState
-from mss_identity.application.auth import AuthDeps, InvalidMfaCode, end_sessions
+from mss_identity.application.auth import AuthDeps, InvalidMfaCode, end_other_sessions
 from mss_identity.application.auth import verify_second_factor as _verify
 from mss_identity.domain.mfa import matching_step, new_backup_codes, new_secret, provisioning_uri
 
@@ -86,7 +86,7 @@ async def enable(
         )
         await uow.commit()
     await _event(deps, scope, user_id, MfaEnabled(), ctx)
-    await _end_other_sessions(user_id, session_id, deps, scope, ctx)
+    await end_other_sessions(user_id, session_id, deps, scope, ctx, "mfa_changed")
     return codes.plain
 
 
@@ -113,7 +113,7 @@ async def disable(
         )
         await uow.commit()
     await _event(deps, scope, user_id, MfaDisabled(), ctx)
-    await _end_other_sessions(user_id, session_id, deps, scope, ctx)
+    await end_other_sessions(user_id, session_id, deps, scope, ctx, "mfa_changed")
 
 
 async def regenerate_backup_codes(
@@ -128,14 +128,3 @@ async def regenerate_backup_codes(
         await repo.save_mfa(user_id, replace(state, backup_hashes=codes.hashes), datetime.now(UTC))
         await uow.commit()
     return codes.plain
-
-
-async def _end_other_sessions(
-    user_id: UUID, keep: UUID, deps: AuthDeps, scope: OrgScope, ctx: EventContext
-) -> None:
-    """After an MFA change the user's other sessions end (ASVS V7.4.3)."""
-    async with deps.uow(scope) as uow:
-        sessions = await IdentityRepository(uow).sessions_of(user_id)
-    for session in sessions:
-        if session.id != keep:
-            await end_sessions(deps, ctx, scope=scope, reason="mfa_changed", session_id=session.id)

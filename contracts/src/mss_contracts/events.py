@@ -228,3 +228,45 @@ class MfaDisabled(EventData):
 @event("auth.password.changed", aggregate="user")
 class PasswordChanged(EventData):
     email: str
+
+
+# --- mail-worthy identity events: the tokens are secrets, redacted wherever stored ----------
+
+
+@event("user.invited", aggregate="user")
+class UserInvited(EventData):
+    email: str
+    first_name: str
+    last_name: str
+    role: Role
+    invitation_token: SensitiveStr
+    expires_at: datetime
+
+
+@event("user.updated", aggregate="user")
+class UserUpdated(EventData):
+    email: str
+    first_name: str
+    last_name: str
+    role: Role
+    status: str
+    changed: list[str] = Field(default_factory=list)
+
+
+@event("user.deleted", aggregate="user")
+class UserDeleted(EventData):
+    email: str
+
+
+@event("auth.password.reset_requested", aggregate="user")
+class PasswordResetRequested(EventData):
+    email: str
+    reset_token: SensitiveStr
+    expires_at: datetime
+
+
+@event("auth.email.verification_requested", aggregate="user")
+class EmailVerificationRequested(EventData):
+    email: str
+    verification_token: SensitiveStr
+    expires_at: datetime

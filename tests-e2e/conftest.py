@@ -136,3 +136,9 @@ def create_organization(api: httpx.Client) -> OrganizationFactory:
         return data
 
     return create
+
+
+@pytest.fixture(scope="session")
+def credentials() -> dict[str, str]:
+    """The e2e admin's login body, for tests that need sessions of their own."""
+    return admin_credentials()

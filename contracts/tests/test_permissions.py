@@ -42,3 +42,16 @@ def test_roles_are_split_by_organization_type() -> None:
     assert not role_allowed_in(Role.ADMIN, OrganizationType.MSS_PROVIDER)
     assert role_allowed_in(Role.TECHNICIAN, OrganizationType.MSS_PROVIDER)
     assert not role_allowed_in(Role.TECHNICIAN, OrganizationType.CUSTOMER)
+
+
+def test_nobody_grants_a_role_above_their_own() -> None:
+    from mss_contracts.permissions import may_grant
+
+    assert may_grant(Role.SUPER_ADMIN, Role.SUPER_ADMIN)
+    assert may_grant(Role.ACCOUNT_MANAGER, Role.ADMIN)
+    assert may_grant(Role.ACCOUNT_MANAGER, Role.TECHNICIAN)
+    assert not may_grant(Role.ACCOUNT_MANAGER, Role.SUPER_ADMIN)
+    assert may_grant(Role.ADMIN, Role.BASIC_USER)
+    assert not may_grant(Role.ADMIN, Role.TECHNICIAN)
+    assert not may_grant(Role.SECURITY_ANALYST, Role.BASIC_USER)
+    assert not may_grant(None, Role.BASIC_USER)

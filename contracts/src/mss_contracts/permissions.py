@@ -93,6 +93,21 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
 }
 
 
+# Which roles each role may give (create, promote to, or manage). Nobody grants above
+# themself: only a super admin creates super admins; a customer admin stays in customer roles.
+GRANTABLE_ROLES: dict[Role, frozenset[Role]] = {
+    Role.SUPER_ADMIN: frozenset(Role),
+    Role.ACCOUNT_MANAGER: CUSTOMER_ROLES
+    | {Role.ACCOUNT_MANAGER, Role.SECURITY_ANALYST, Role.TECHNICIAN},
+    Role.ADMIN: CUSTOMER_ROLES,
+}
+
+
+def may_grant(actor: Role | None, role: Role) -> bool:
+    """True when `actor` may give `role` to someone (API keys never grant roles)."""
+    return actor is not None and role in GRANTABLE_ROLES.get(actor, frozenset())
+
+
 def permissions_for(role: Role) -> frozenset[str]:
     """The full permission set of a role, extensions for every user included."""
     return ROLE_PERMISSIONS[role] | EVERY_USER

@@ -12,6 +12,7 @@ from mss_contracts.api import ErrorCode
 from mss_identity.adapters.keys import load_keys
 from mss_identity.adapters.passwords import PasswordHasher
 from mss_identity.api.routes import router
+from mss_identity.api.users import router as users_router
 from mss_identity.application.auth import (
     AccountLockedError,
     AmbiguousAccount,
@@ -26,10 +27,25 @@ from mss_identity.application.auth import (
 )
 from mss_identity.application.mfa import MfaAlreadyEnabled, MfaNotEnabled
 from mss_identity.application.passwords import WeakPassword
-from mss_identity.application.users import UserNotFound
+from mss_identity.application.recovery import InvalidUserToken
+from mss_identity.application.users import (
+    OrganizationNotFound,
+    RoleNotAllowed,
+    RoleNotGrantable,
+    SelfChangeRefused,
+    UserNotFound,
+    UserStateConflict,
+)
 from mss_identity.config import SERVICE, SERVICE_DIR, IdentitySettings
+from mss_identity.domain.user_rules import EmailTaken
 from mss_service import ServiceRuntime, create_service_app
-from mss_web.errors import Conflict, Forbidden, NotFound
+from mss_web.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidStateTransition,
+    NotFound,
+)
 from mss_web.handlers import error_response, map_domain_errors
 
 
@@ -68,17 +84,33 @@ async def _startup(runtime: ServiceRuntime, app: FastAPI) -> None:
     )
 
 
-def create_app(runtime_factory: Callable[[], ServiceRuntime] = build_runtime) -> FastAPI:
+def create_app(
+    runtime_factory: Callable[[], ServiceRuntime] = build_runtime, *, run_relay: bool = True
+) -> FastAPI:
+    """The app; `run_relay=False` keeps events in the outbox (tests that inspect it)."""
     app = create_service_app(
         title="MSS identity service",
         runtime_factory=runtime_factory,
-        routers=[router],
+        run_relay=run_relay,
+        routers=[router, users_router],
         extra_startup=_startup,
     )
     map_domain_errors(
         app, {OrganizationInactive: Forbidden, SessionNotFound: NotFound, UserNotFound: NotFound}
     )
     map_domain_errors(app, {MfaAlreadyEnabled: Conflict, MfaNotEnabled: Conflict})
+    map_domain_errors(
+        app,
+        {
+            OrganizationNotFound: NotFound,
+            RoleNotGrantable: Forbidden,
+            EmailTaken: Conflict,
+            SelfChangeRefused: Conflict,
+            UserStateConflict: InvalidStateTransition,
+            InvalidUserToken: BadRequest,
+        },
+    )
+    app.add_exception_handler(RoleNotAllowed, _role_not_allowed)
     app.add_exception_handler(WeakPassword, _weak_password)
     app.add_exception_handler(InvalidMfaCode, _invalid_mfa_code)
     app.add_exception_handler(MfaThrottled, _mfa_throttled)
@@ -104,6 +136,16 @@ async def _weak_password(request: Request, exc: Exception) -> JSONResponse:
         code=ErrorCode.VALIDATION_ERROR,
         message="Validation failed",
         details={exc.field: f"Password {exc.problem}"},
+    )
+
+
+async def _role_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(
+        request,
+        status=422,
+        code=ErrorCode.VALIDATION_ERROR,
+        message="Validation failed",
+        details={"role": str(exc)},
     )
 
 

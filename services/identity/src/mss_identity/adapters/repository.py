@@ -7,12 +7,21 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import ColumnElement, Row, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 
 from mss_contracts.permissions import OrganizationType, Role
-from mss_db import UnitOfWork
-from mss_identity.adapters.tables import org_directory, refresh_tokens, user_sessions, users
+from mss_db import OrgScope, UnitOfWork
+from mss_identity.adapters.tables import (
+    org_directory,
+    refresh_tokens,
+    user_sessions,
+    user_tokens,
+    users,
+)
+from mss_identity.domain.user_rules import EmailTaken
+from mss_identity.domain.user_tokens import TokenPurpose
 from mss_identity.domain.users import OrgRef, Session, User, UserStatus, lock_duration
 
 
@@ -58,6 +67,29 @@ def _session(row: Row[Any]) -> Session:
         last_used_at=row.last_used_at,
         expires_at=row.expires_at,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class UserFilter:
+    """List filters; `scope` repeats the RLS scope as an explicit condition."""
+
+    scope: OrgScope
+    org_id: UUID | None = None
+    role: Role | None = None
+    status: UserStatus | None = None
+    q: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumedToken:
+    user_id: UUID
+    org_id: UUID
+    purpose: TokenPurpose
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def _org(row: Row[Any]) -> OrgRef:
@@ -118,6 +150,13 @@ class IdentityRepository:
         return [_user(row) for row in rows]
 
     async def add_user(self, user: User, *, created_by: UUID | None) -> None:
+        """Insert the user; EmailTaken when the org already has this email (unique key)."""
+        try:
+            await self._insert_user(user, created_by=created_by)
+        except IntegrityError as exc:
+            raise EmailTaken(user.email) from exc
+
+    async def _insert_user(self, user: User, *, created_by: UUID | None) -> None:
         await self._conn.execute(
             insert(users).values(
                 id=user.id,
@@ -138,6 +177,73 @@ class IdentityRepository:
                 created_by=created_by,
             )
         )
+
+    async def list_users(
+        self, where: UserFilter, *, offset: int, limit: int
+    ) -> tuple[list[User], int]:
+        conditions: list[ColumnElement[bool]] = []
+        if not where.scope.all_orgs:
+            conditions.append(users.c.org_id.in_(sorted(where.scope.org_ids)))
+        if where.org_id is not None:
+            conditions.append(users.c.org_id == where.org_id)
+        if where.role is not None:
+            conditions.append(users.c.role == where.role.value)
+        if where.status is not None:
+            conditions.append(users.c.status == where.status.value)
+        if where.q:
+            pattern = _like(where.q.strip())
+            conditions.append(
+                or_(
+                    users.c.email.ilike(pattern, escape="\\"),
+                    users.c.first_name.ilike(pattern, escape="\\"),
+                    users.c.last_name.ilike(pattern, escape="\\"),
+                    func.concat(users.c.first_name, " ", users.c.last_name).ilike(
+                        pattern, escape="\\"
+                    ),
+                )
+            )
+        total = (
+            await self._conn.execute(select(func.count()).select_from(users).where(*conditions))
+        ).scalar_one()
+        rows = (
+            await self._conn.execute(
+                select(users)
+                .where(*conditions)
+                .order_by(users.c.created_at.desc(), users.c.id)
+                .offset(offset)
+                .limit(limit)
+            )
+        ).all()
+        return [_user(row) for row in rows], int(total)
+
+    async def email_taken(self, org_id: UUID, email: str) -> bool:
+        row = (
+            await self._conn.execute(
+                select(users.c.id).where(
+                    users.c.org_id == org_id, func.lower(users.c.email) == email
+                )
+            )
+        ).first()
+        return row is not None
+
+    async def locked_user(self, user_id: UUID) -> User | None:
+        """The user, locked for the rest of the transaction (read-modify-write)."""
+        row = (
+            await self._conn.execute(select(users).where(users.c.id == user_id).with_for_update())
+        ).first()
+        return _user(row) if row else None
+
+    async def change_user(self, user_id: UUID, now: datetime, **values: Any) -> User:
+        """Apply the changes, bump the version, and return the user as it is now."""
+        row = (
+            await self._conn.execute(
+                update(users)
+                .where(users.c.id == user_id)
+                .values(**values, version=users.c.version + 1, updated_at=now)
+                .returning(*users.c)
+            )
+        ).one()
+        return _user(row)
 
     async def record_login(self, user_id: UUID, *, at: datetime, ip: str | None) -> None:
         await self._conn.execute(
@@ -325,3 +431,65 @@ class IdentityRepository:
             .where(users.c.id == user_id)
             .values(password_hash=password_hash, updated_at=now)
         )
+
+    # --- single-use user tokens -----------------------------------------------------------
+
+    async def add_user_token(
+        self,
+        *,
+        token_hash: str,
+        user: User,
+        purpose: TokenPurpose,
+        expires_at: datetime,
+        now: datetime,
+    ) -> None:
+        await self._conn.execute(
+            insert(user_tokens).values(
+                token_hash=token_hash,
+                user_id=user.id,
+                org_id=user.org_id,
+                purpose=purpose.value,
+                expires_at=expires_at,
+                created_at=now,
+            )
+        )
+
+    async def usable_user_token(
+        self, token_hash: str, purposes: frozenset[TokenPurpose], now: datetime
+    ) -> ConsumedToken | None:
+        """An unused, unexpired token of one of these purposes, locked until commit."""
+        row = (
+            await self._conn.execute(
+                select(user_tokens.c.user_id, user_tokens.c.org_id, user_tokens.c.purpose)
+                .where(
+                    user_tokens.c.token_hash == token_hash,
+                    user_tokens.c.purpose.in_(sorted(p.value for p in purposes)),
+                    user_tokens.c.used_at.is_(None),
+                    user_tokens.c.expires_at > now,
+                )
+                .with_for_update()
+            )
+        ).first()
+        if row is None:
+            return None
+        return ConsumedToken(
+            user_id=row.user_id, org_id=row.org_id, purpose=TokenPurpose(row.purpose)
+        )
+
+    async def use_user_tokens(
+        self,
+        user_id: UUID,
+        now: datetime,
+        purposes: frozenset[TokenPurpose] | None = None,
+    ) -> int:
+        """Mark the user's outstanding tokens (of these purposes, or all) as used."""
+        conditions = [user_tokens.c.user_id == user_id, user_tokens.c.used_at.is_(None)]
+        if purposes is not None:
+            conditions.append(user_tokens.c.purpose.in_(sorted(p.value for p in purposes)))
+        result = await self._conn.execute(
+            update(user_tokens)
+            .where(*conditions)
+            .values(used_at=now)
+            .returning(user_tokens.c.token_hash)
+        )
+        return len(result.all())

@@ -6,11 +6,13 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 
 from mss_auth.dependencies import authenticated, require
 from mss_auth.principal import Principal
 from mss_identity.api.schemas import (
     BackupCodesRead,
+    ForgotPasswordBody,
     LoginBody,
     MeRead,
     MfaChallengeRead,
@@ -21,12 +23,14 @@ from mss_identity.api.schemas import (
     OrgScopeRead,
     PasswordChangeBody,
     RefreshBody,
+    ResetPasswordBody,
     SessionRead,
     TokenPair,
     UserRead,
+    VerifyEmailBody,
 )
 from mss_identity.application import auth as use
-from mss_identity.application import mfa, passwords, users
+from mss_identity.application import mfa, passwords, recovery, users
 from mss_service import event_context
 from mss_web.envelope import Envelope
 
@@ -209,6 +213,31 @@ async def change_password(
         scope=principal.scope,
         ctx=event_context(request, principal),
     )
+    return Response(status_code=204)
+
+
+FORGOT_ACCEPTED = Envelope[None](
+    data=None, message="If an active account uses this email, a reset link has been sent"
+)
+
+
+@router.post("/api/auth/password/forgot", status_code=202, response_model=Envelope[None])
+async def forgot_password(body: ForgotPasswordBody, request: Request, d: Deps) -> JSONResponse:
+    """Always the same 202, whether or not the email belongs to anyone."""
+    await recovery.forgot_password(body.email, d, event_context(request, None))
+    return JSONResponse(FORGOT_ACCEPTED.model_dump(mode="json", by_alias=True), status_code=202)
+
+
+@router.post("/api/auth/password/reset", status_code=204)
+async def reset_password(body: ResetPasswordBody, request: Request, d: Deps) -> Response:
+    """Set a password with a reset or invitation token (accepting an invitation)."""
+    await recovery.reset_password(body.token, body.new_password, d, event_context(request, None))
+    return Response(status_code=204)
+
+
+@router.post("/api/auth/email/verify", status_code=204)
+async def verify_email(body: VerifyEmailBody, request: Request, d: Deps) -> Response:
+    await recovery.verify_email(body.token, d, event_context(request, None))
     return Response(status_code=204)
 
 

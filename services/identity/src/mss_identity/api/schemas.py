@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from mss_contracts.api import ApiInput, ApiModel
 from mss_contracts.permissions import OrganizationType, Role
@@ -124,3 +124,66 @@ class BackupCodesRead(ApiModel):
 class PasswordChangeBody(ApiInput):
     current_password: str = Field(min_length=1, max_length=128)
     new_password: str = Field(min_length=1, max_length=1024)
+
+
+# --- Users API ----------------------------------------------------------------------------
+
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+
+
+def _name(value: str | None) -> str | None:
+    if value is None:
+        return None
+    stripped = value.strip()
+    if not stripped:
+        raise ValueError("must not be blank")
+    return stripped
+
+
+class UserCreateFields(ApiInput):
+    email: str = Field(min_length=3, max_length=255, pattern=EMAIL_PATTERN)
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+    role: Role
+
+    @field_validator("first_name", "last_name")
+    @classmethod
+    def _not_blank(cls, value: str) -> str | None:
+        return _name(value)
+
+
+class UserCreateBody(UserCreateFields):
+    """`POST /api/users`: the organization defaults to the caller's own."""
+
+    organization_id: UUID | None = None
+
+
+class UserUpdateBody(ApiInput):
+    """`PUT /api/users/{id}`: only these fields; the status only active or inactive."""
+
+    first_name: str | None = Field(default=None, min_length=1, max_length=100)
+    last_name: str | None = Field(default=None, min_length=1, max_length=100)
+    role: Role | None = None
+    status: Literal[UserStatus.ACTIVE, UserStatus.INACTIVE] | None = None
+
+    @field_validator("first_name", "last_name")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        return _name(value)
+
+
+class RevokedRead(ApiModel):
+    revoked: int
+
+
+class ForgotPasswordBody(ApiInput):
+    email: str = Field(min_length=1, max_length=255)
+
+
+class ResetPasswordBody(ApiInput):
+    token: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
+class VerifyEmailBody(ApiInput):
+    token: str = Field(min_length=1, max_length=256)

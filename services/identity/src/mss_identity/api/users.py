@@ -1,0 +1,166 @@
+"""HTTP routes of the Users API (API.md "Users"): `users:*` permissions, scoped to tenants."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from mss_auth.dependencies import require
+from mss_auth.principal import Principal
+from mss_contracts.permissions import Role
+from mss_identity.adapters.repository import UserFilter
+from mss_identity.api.routes import Deps
+from mss_identity.api.schemas import (
+    RevokedRead,
+    UserCreateBody,
+    UserCreateFields,
+    UserRead,
+    UserUpdateBody,
+)
+from mss_identity.application import users
+from mss_identity.domain.users import User, UserStatus
+from mss_service import event_context
+from mss_web.envelope import Envelope, PageEnvelope, PageParams, page_params
+
+router = APIRouter(tags=["users"])
+
+Reader = Annotated[Principal, Depends(require("users:read"))]
+Creator = Annotated[Principal, Depends(require("users:create"))]
+Updater = Annotated[Principal, Depends(require("users:update"))]
+Deleter = Annotated[Principal, Depends(require("users:delete"))]
+Page = Annotated[PageParams, Depends(page_params)]
+RoleQuery = Annotated[Role | None, Query()]
+StatusQuery = Annotated[UserStatus | None, Query(alias="status")]
+SearchQuery = Annotated[str | None, Query(max_length=100)]
+
+
+def _actor(principal: Principal) -> users.Actor:
+    return users.Actor(
+        user_id=principal.user_id,
+        org_id=principal.org_id,
+        permissions=principal.permissions,
+        role=principal.role,
+        scope=principal.scope,
+    )
+
+
+def _page(found: tuple[list[User], int], page: PageParams) -> PageEnvelope[UserRead]:
+    rows, total = found
+    return PageEnvelope(data=[UserRead.of(u) for u in rows], meta=page.meta(total))
+
+
+def _new_user(body: UserCreateFields, organization_id: UUID | None) -> users.NewUser:
+    return users.NewUser(
+        organization_id=organization_id,
+        email=body.email,
+        first_name=body.first_name,
+        last_name=body.last_name,
+        role=body.role,
+    )
+
+
+@router.get("/api/users", response_model=PageEnvelope[UserRead])
+async def list_users(
+    principal: Reader,
+    d: Deps,
+    page: Page,
+    org_id: Annotated[UUID | None, Query(alias="orgId")] = None,
+    role: RoleQuery = None,
+    status_: StatusQuery = None,
+    q: SearchQuery = None,
+) -> PageEnvelope[UserRead]:
+    where = UserFilter(scope=principal.scope, org_id=org_id, role=role, status=status_, q=q)
+    found = await users.list_users(where, offset=page.offset, limit=page.limit, uow_factory=d.uow)
+    return _page(found, page)
+
+
+@router.post("/api/users", status_code=201, response_model=Envelope[UserRead])
+async def create_user(
+    body: UserCreateBody, principal: Creator, request: Request, d: Deps
+) -> Envelope[UserRead]:
+    user = await users.create_user(
+        _new_user(body, body.organization_id),
+        _actor(principal),
+        d,
+        event_context(request, principal),
+    )
+    return Envelope(data=UserRead.of(user))
+
+
+@router.get("/api/organizations/{org_id}/users", response_model=PageEnvelope[UserRead])
+async def list_org_users(
+    org_id: UUID,
+    principal: Reader,
+    d: Deps,
+    page: Page,
+    role: RoleQuery = None,
+    status_: StatusQuery = None,
+    q: SearchQuery = None,
+) -> PageEnvelope[UserRead]:
+    where = UserFilter(scope=principal.scope, org_id=org_id, role=role, status=status_, q=q)
+    found = await users.list_org_users(
+        org_id, where, offset=page.offset, limit=page.limit, uow_factory=d.uow
+    )
+    return _page(found, page)
+
+
+@router.post(
+    "/api/organizations/{org_id}/users", status_code=201, response_model=Envelope[UserRead]
+)
+async def create_org_user(
+    org_id: UUID, body: UserCreateFields, principal: Creator, request: Request, d: Deps
+) -> Envelope[UserRead]:
+    user = await users.create_user(
+        _new_user(body, org_id), _actor(principal), d, event_context(request, principal)
+    )
+    return Envelope(data=UserRead.of(user))
+
+
+@router.get("/api/users/{user_id}", response_model=Envelope[UserRead])
+async def get_user(user_id: UUID, principal: Reader, d: Deps) -> Envelope[UserRead]:
+    user = await users.get_user(user_id, scope=principal.scope, uow_factory=d.uow)
+    return Envelope(data=UserRead.of(user))
+
+
+@router.put("/api/users/{user_id}", response_model=Envelope[UserRead])
+async def update_user(
+    user_id: UUID, body: UserUpdateBody, principal: Updater, request: Request, d: Deps
+) -> Envelope[UserRead]:
+    changes = users.UserChanges(
+        first_name=body.first_name,
+        last_name=body.last_name,
+        role=body.role,
+        status=UserStatus(body.status) if body.status is not None else None,
+    )
+    user = await users.update_user(
+        user_id, changes, _actor(principal), d, event_context(request, principal)
+    )
+    return Envelope(data=UserRead.of(user))
+
+
+@router.delete("/api/users/{user_id}", status_code=204)
+async def delete_user(user_id: UUID, principal: Deleter, request: Request, d: Deps) -> Response:
+    await users.delete_user(user_id, _actor(principal), d, event_context(request, principal))
+    return Response(status_code=204)
+
+
+@router.post("/api/users/{user_id}/reset-password", status_code=202, response_model=Envelope[None])
+async def reset_user_password(
+    user_id: UUID, principal: Updater, request: Request, d: Deps
+) -> Envelope[None]:
+    await users.admin_reset_password(
+        user_id, _actor(principal), d, event_context(request, principal)
+    )
+    return Envelope(data=None, message="A password reset link has been sent to the user")
+
+
+@router.post("/api/users/{user_id}/revoke-sessions", response_model=Envelope[RevokedRead])
+async def revoke_user_sessions(
+    user_id: UUID, principal: Updater, request: Request, d: Deps
+) -> Envelope[RevokedRead]:
+    revoked = await users.revoke_user_sessions(
+        user_id, _actor(principal), d, event_context(request, principal)
+    )
+    return Envelope(data=RevokedRead(revoked=revoked))

@@ -1,0 +1,206 @@
+"""Mailed single-use tokens: forgotten password, invitation acceptance, email verification.
+
+The tokens travel only in the events the mailer reads (fields marked sensitive, redacted
+wherever events are stored for audit); the database keeps their SHA-256 hashes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from mss_contracts.events import (
+    EmailVerificationRequested,
+    EventContext,
+    PasswordChanged,
+    PasswordResetRequested,
+    UserUpdated,
+    new_event,
+)
+from mss_db import OrgScope, UnitOfWork
+from mss_identity.adapters.repository import IdentityRepository
+from mss_identity.application.auth import AuthDeps, end_sessions
+from mss_identity.application.passwords import WeakPassword
+from mss_identity.domain.passwords import password_problem
+from mss_identity.domain.user_tokens import (
+    LIFETIMES,
+    PASSWORD_SETTING,
+    TokenPurpose,
+    new_user_token,
+    user_token_hash,
+)
+from mss_identity.domain.users import User, UserStatus, normalize_email
+
+
+class InvalidUserToken(Exception):
+    """Unknown, used, expired, or for a user who can no longer use it."""
+
+    def __init__(self) -> None:
+        super().__init__("Invalid or expired token")
+
+
+async def issue_user_token(
+    repo: IdentityRepository, user: User, purpose: TokenPurpose, now: datetime
+) -> tuple[str, datetime]:
+    """A fresh token (only its hash stored); earlier unused ones of this purpose die."""
+    await repo.use_user_tokens(user.id, now, frozenset({purpose}))
+    token = new_user_token()
+    expires_at = now + LIFETIMES[purpose]
+    await repo.add_user_token(
+        token_hash=user_token_hash(token),
+        user=user,
+        purpose=purpose,
+        expires_at=expires_at,
+        now=now,
+    )
+    return token, expires_at
+
+
+async def add_reset_request(uow: UnitOfWork, user: User, ctx: EventContext, now: datetime) -> None:
+    """Issue a password-reset token and the event that mails it; the caller commits."""
+    token, expires_at = await issue_user_token(
+        IdentityRepository(uow), user, TokenPurpose.PASSWORD_RESET, now
+    )
+    await uow.outbox.add(
+        new_event(
+            PasswordResetRequested(email=user.email, reset_token=token, expires_at=expires_at),
+            aggregate_id=user.id,
+            organization_id=user.org_id,
+            version=user.version,
+            context=ctx,
+        )
+    )
+
+
+async def forgot_password(email: str, deps: AuthDeps, ctx: EventContext) -> None:
+    """Mail a reset link to every active account with this email; silent otherwise."""
+    address = normalize_email(email)
+    now = datetime.now(UTC)
+    async with deps.uow(OrgScope.everything()) as uow:
+        repo = IdentityRepository(uow)
+        for user in await repo.users_by_email(address):
+            if user.status is UserStatus.ACTIVE:
+                await add_reset_request(uow, user, ctx, now)
+        await uow.commit()
+
+
+async def _token_user(
+    repo: IdentityRepository, token: str, purposes: frozenset[TokenPurpose], now: datetime
+) -> User:
+    found = await repo.usable_user_token(user_token_hash(token), purposes, now)
+    user = await repo.locked_user(found.user_id) if found else None
+    if user is None or user.status is UserStatus.INACTIVE:
+        raise InvalidUserToken()
+    return user
+
+
+async def _user_updated(uow: UnitOfWork, user: User, changed: list[str], ctx: EventContext) -> None:
+    await uow.outbox.add(
+        new_event(
+            UserUpdated(
+                email=user.email,
+                first_name=user.first_name,
+                last_name=user.last_name,
+                role=user.role,
+                status=user.status.value,
+                changed=changed,
+            ),
+            aggregate_id=user.id,
+            organization_id=user.org_id,
+            version=user.version,
+            context=ctx,
+        )
+    )
+
+
+async def reset_password(token: str, new: str, deps: AuthDeps, ctx: EventContext) -> User:
+    """Set a password with a reset or invitation token (single use).
+
+    An invited user becomes active; the email is verified (the token came by mail); the
+    lockout is lifted and every existing session ends. MFA is untouched, so the next
+    login still asks for the second factor.
+    """
+    now = datetime.now(UTC)
+    async with deps.uow(OrgScope.everything()) as uow:
+        repo = IdentityRepository(uow)
+        user = await _token_user(repo, token, PASSWORD_SETTING, now)
+        problem = password_problem(new, user_inputs=[user.email, user.first_name, user.last_name])
+        if problem is not None:
+            raise WeakPassword("newPassword", problem)
+        password_hash = await deps.hasher.hash(new)
+        await repo.use_user_tokens(user.id, now, PASSWORD_SETTING)
+        values: dict[str, Any] = {
+            "password_hash": password_hash,
+            "email_verified": True,
+            "failed_login_attempts": 0,
+            "locked_until": None,
+        }
+        changed: list[str] = []
+        if user.status is UserStatus.INVITED:
+            values["status"] = UserStatus.ACTIVE.value
+            changed.append("status")
+        if not user.email_verified:
+            changed.append("emailVerified")
+        updated = await repo.change_user(user.id, now, **values)
+        context = ctx.model_copy(update={"user_id": user.id})
+        await uow.outbox.add(
+            new_event(
+                PasswordChanged(email=updated.email),
+                aggregate_id=updated.id,
+                organization_id=updated.org_id,
+                version=updated.version,
+                context=context,
+            )
+        )
+        if changed:
+            await _user_updated(uow, updated, changed, context)
+        await uow.commit()
+    await end_sessions(
+        deps,
+        ctx.model_copy(update={"user_id": user.id}),
+        scope=OrgScope.of([user.org_id]),
+        reason="password_reset",
+        user_id=user.id,
+    )
+    return updated
+
+
+async def request_email_verification(
+    user_id: UUID, deps: AuthDeps, scope: OrgScope, ctx: EventContext
+) -> None:
+    """Mail a verification link (24 h) to the user's address."""
+    now = datetime.now(UTC)
+    async with deps.uow(scope) as uow:
+        repo = IdentityRepository(uow)
+        user = await repo.user(user_id)
+        if user is None or user.status is UserStatus.INACTIVE:
+            raise InvalidUserToken()
+        token, expires_at = await issue_user_token(repo, user, TokenPurpose.EMAIL_VERIFICATION, now)
+        await uow.outbox.add(
+            new_event(
+                EmailVerificationRequested(
+                    email=user.email, verification_token=token, expires_at=expires_at
+                ),
+                aggregate_id=user.id,
+                organization_id=user.org_id,
+                version=user.version,
+                context=ctx,
+            )
+        )
+        await uow.commit()
+
+
+async def verify_email(token: str, deps: AuthDeps, ctx: EventContext) -> None:
+    purposes = frozenset({TokenPurpose.EMAIL_VERIFICATION})
+    now = datetime.now(UTC)
+    async with deps.uow(OrgScope.everything()) as uow:
+        repo = IdentityRepository(uow)
+        user = await _token_user(repo, token, purposes, now)
+        await repo.use_user_tokens(user.id, now, purposes)
+        if not user.email_verified:
+            updated = await repo.change_user(user.id, now, email_verified=True)
+            await _user_updated(
+                uow, updated, ["emailVerified"], ctx.model_copy(update={"user_id": user.id})
+            )
+        await uow.commit()

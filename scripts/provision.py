@@ -23,7 +23,7 @@ from mss_settings import PlatformSettings, admin_database_url
 
 ROOT = Path(__file__).resolve().parents[1]
 # In dependency order: organization bootstraps the provider that identity's admin joins.
-SERVICES = ("organization", "identity", "audit")
+SERVICES = ("organization", "identity", "audit", "notification")
 
 
 def migrate(settings: PlatformSettings) -> None:

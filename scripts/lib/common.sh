@@ -18,6 +18,8 @@ PROCESSES=(
   "organization-worker mss_organization worker 0"
   "audit-api mss_audit api 8105"
   "audit-worker mss_audit worker 0"
+  "notification-api mss_notification api 8106"
+  "notification-worker mss_notification worker 0"
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }

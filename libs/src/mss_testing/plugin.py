@@ -27,7 +27,7 @@ from mss_settings import PlatformSettings, admin_database_url
 from mss_testing.infra import InfraUrls, infrastructure
 
 ROOT = Path(__file__).resolve().parents[3]
-SERVICES = ("organization", "identity", "audit")
+SERVICES = ("organization", "identity", "audit", "notification")
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ from mss_settings import PlatformSettings, role_database_url
 
 pytestmark = pytest.mark.integration
 
-SERVICES = ("organization", "identity", "audit")
+SERVICES = ("organization", "identity", "audit", "notification")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +45,10 @@ TENANT_TABLES = (
     TenantTable("identity", "user_sessions", "org_id", "id"),
     TenantTable("identity", "org_directory", "id", "id"),
     TenantTable("identity", "refresh_tokens", "org_id", "token_hash"),
+    TenantTable("identity", "user_tokens", "org_id", "token_hash"),
     TenantTable("audit", "events", "org_id", "id"),
     TenantTable("audit", "audit_logs", "org_id", "id"),
+    TenantTable("notification", "mail_deliveries", "org_id", "id"),
 )
 
 
@@ -114,11 +116,21 @@ async def _seed_identity(conn: asyncpg.Connection, org: uuid.UUID) -> dict[str, 
         session,
         org,
     )
+    user_token = secrets.token_hex(32)
+    await conn.execute(
+        "INSERT INTO identity.user_tokens (token_hash, user_id, org_id, purpose, expires_at) "
+        "VALUES ($1, $2, $3, 'invitation', $4)",
+        user_token,
+        users[1],
+        org,
+        datetime.now(UTC) + timedelta(days=7),
+    )
     return {
         "org_directory": [org],
         "users": list(users),
         "user_sessions": [session],
         "refresh_tokens": [token],
+        "user_tokens": [user_token],
     }
 
 
@@ -173,10 +185,24 @@ async def _seed_audit(conn: asyncpg.Connection, org: uuid.UUID) -> dict[str, lis
     return {"events": events, "audit_logs": logs}
 
 
+async def _seed_notification(conn: asyncpg.Connection, org: uuid.UUID) -> dict[str, list[object]]:
+    delivery = uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO notification.mail_deliveries "
+        "(id, event_id, org_id, recipient, template, status, attempts) "
+        "VALUES ($1, $2, $3, 'ada@example.com', 'invitation', 'sent', 1)",
+        delivery,
+        uuid.uuid4(),
+        org,
+    )
+    return {"mail_deliveries": [delivery]}
+
+
 SEEDERS: dict[str, Seeder] = {
     "organization": _seed_organization,
     "identity": _seed_identity,
     "audit": _seed_audit,
+    "notification": _seed_notification,
 }
 
 
@@ -292,6 +318,12 @@ WRITES_FOR_B = {
         "metadata, schema_version, occurred_at) "
         "VALUES (gen_random_uuid(), 'user.created', gen_random_uuid(), 'user', $1, '{}', '{}', "
         "1, now())"
+    ),
+    "notification": (
+        "INSERT INTO notification.mail_deliveries "
+        "(id, event_id, org_id, recipient, template, status, attempts) "
+        "VALUES (gen_random_uuid(), gen_random_uuid(), $1, 'b@example.com', 'invitation', "
+        "'sent', 1)"
     ),
 }
 

@@ -59,7 +59,9 @@ def create_app(settings: IdentitySettings | None = None) -> Starlette:
             return Response(status_code=503)
         if not active:
             return _refuse(ErrorCode.SESSION_REVOKED)
-        ttl = max(0, min(CACHE_S, claims.exp - int(time.time())))
+        # NGINX keeps an entry through the second after now + N: N + 1 must stay within
+        # 5 s and within the token's lifetime.
+        ttl = max(0, min(CACHE_S - 1, claims.exp - int(time.time()) - 1))
         return Response(
             status_code=204,
             headers={

@@ -1,0 +1,1 @@
+"""The notification service: the mails the platform sends (invitations, resets, verification)."""

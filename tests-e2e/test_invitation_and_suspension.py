@@ -1,0 +1,110 @@
+"""An invited customer admin accepts by mail, works, and is cut off when the org is suspended."""
+
+from __future__ import annotations
+
+import email
+import mailbox
+import os
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import httpx
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+ROOT = Path(__file__).resolve().parents[1]
+NEW_PASSWORD = "violet tractor sings under nine lanterns"
+
+
+def _maildir() -> Path:
+    run_dir = Path(os.environ.get("MSS_RUN_DIR", str(ROOT / ".run")))
+    return run_dir / "mail"
+
+
+def _mailed_token(recipient: str) -> str:
+    """The `token=` of the newest mail to `recipient` in the local SMTP sink's Maildir."""
+    for attempt in Retrying(
+        stop=stop_after_delay(15),
+        wait=wait_fixed(0.2),
+        retry=retry_if_exception_type(AssertionError),
+        reraise=True,
+    ):
+        with attempt:
+            found = []
+            for message in mailbox.Maildir(_maildir(), create=False):
+                if recipient in (message.get("To") or ""):
+                    parsed = email.message_from_bytes(message.as_bytes())
+                    body = parsed.get_payload(decode=True) or b""
+                    if isinstance(body, bytes):
+                        found.extend(re.findall(r"token=([^\s&]+)", body.decode()))
+            assert found, f"no mail for {recipient} yet"
+    return unquote(found[-1])
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_invited_admin_accepts_then_loses_access_when_the_org_is_suspended(
+    api: httpx.Client, gateway: httpx.Client, create_organization: Any
+) -> None:
+    org = create_organization("e2e-invite")
+    address = f"admin-{uuid.uuid4().hex[:10]}@example.com"
+    invited = api.post(
+        "/api/users",
+        json={
+            "organizationId": org["id"],
+            "email": address,
+            "firstName": "Ada",
+            "lastName": "Customer",
+            "role": "admin",
+        },
+    )
+    assert invited.status_code == 201, invited.text
+    assert invited.json()["data"]["status"] == "invited"
+
+    token = _mailed_token(address)
+    accepted = gateway.post(
+        "/api/auth/password/reset", json={"token": token, "newPassword": NEW_PASSWORD}
+    )
+    assert accepted.status_code in (200, 204), accepted.text
+    again = gateway.post(
+        "/api/auth/password/reset", json={"token": token, "newPassword": NEW_PASSWORD + "!"}
+    )
+    assert again.status_code == 400  # single use
+
+    login = gateway.post("/api/auth/login", json={"email": address, "password": NEW_PASSWORD})
+    assert login.status_code == 200, login.text
+    access = login.json()["data"]["accessToken"]
+    headers = _bearer(access)
+    assert gateway.get("/api/auth/me", headers=headers).status_code == 200
+    assert gateway.get("/api/users", headers=headers).status_code == 200
+    assert gateway.get("/api/audit/logs", headers=headers).status_code == 200
+
+    # The token never reaches the audit store, neither as events nor as log entries.
+    user_id = invited.json()["data"]["id"]
+    events = api.get("/api/audit/events", params={"aggregateId": user_id})
+    logs = api.get("/api/audit/logs", params={"resourceId": user_id, "limit": 100})
+    assert events.status_code == 200
+    assert logs.status_code == 200
+    assert token not in events.text
+    assert token not in logs.text
+
+    suspended = api.post(f"/api/organizations/{org['id']}/suspend", json={"reason": "e2e"})
+    assert suspended.status_code == 200
+    for attempt in Retrying(
+        stop=stop_after_delay(1.0),
+        wait=wait_fixed(0.05),
+        retry=retry_if_exception_type(AssertionError),
+        reraise=True,
+    ):
+        with attempt:
+            statuses = {
+                path: gateway.get(path, headers=headers).status_code
+                for path in ("/api/auth/me", "/api/users", "/api/audit/logs")
+            }
+            assert set(statuses.values()) == {401}, statuses
+    blocked = gateway.post("/api/auth/login", json={"email": address, "password": NEW_PASSWORD})
+    assert blocked.status_code == 403

@@ -52,16 +52,23 @@ def test_invited_admin_accepts_then_loses_access_when_the_org_is_suspended(
 ) -> None:
     org = create_organization("e2e-invite")
     address = f"admin-{uuid.uuid4().hex[:10]}@example.com"
-    invited = api.post(
-        "/api/users",
-        json={
-            "organizationId": org["id"],
-            "email": address,
-            "firstName": "Ada",
-            "lastName": "Customer",
-            "role": "admin",
-        },
-    )
+    body = {
+        "organizationId": org["id"],
+        "email": address,
+        "firstName": "Ada",
+        "lastName": "Customer",
+        "role": "admin",
+    }
+    # Identity learns of the new organization from its event: 404 until it has.
+    for attempt in Retrying(
+        stop=stop_after_delay(10),
+        wait=wait_fixed(0.1),
+        retry=retry_if_exception_type(AssertionError),
+        reraise=True,
+    ):
+        with attempt:
+            invited = api.post("/api/users", json=body)
+            assert invited.status_code != 404, invited.text
     assert invited.status_code == 201, invited.text
     assert invited.json()["data"]["status"] == "invited"
 

@@ -89,6 +89,8 @@ def test_invited_admin_accepts_then_loses_access_when_the_org_is_suspended(
     assert gateway.get("/api/auth/me", headers=headers).status_code == 200
     assert gateway.get("/api/users", headers=headers).status_code == 200
     assert gateway.get("/api/audit/logs", headers=headers).status_code == 200
+    # A customer admin may not read organizations: refused for permission, not identity.
+    assert gateway.get("/api/organizations", headers=headers).status_code == 403
 
     # The token never reaches the audit store, neither as events nor as log entries.
     user_id = invited.json()["data"]["id"]
@@ -110,7 +112,12 @@ def test_invited_admin_accepts_then_loses_access_when_the_org_is_suspended(
         with attempt:
             statuses = {
                 path: gateway.get(path, headers=headers).status_code
-                for path in ("/api/auth/me", "/api/users", "/api/audit/logs")
+                for path in (
+                    "/api/auth/me",
+                    "/api/users",
+                    "/api/audit/logs",
+                    "/api/organizations",
+                )
             }
             assert set(statuses.values()) == {401}, statuses
     blocked = gateway.post("/api/auth/login", json={"email": address, "password": NEW_PASSWORD})

@@ -108,6 +108,11 @@ def may_grant(actor: Role | None, role: Role) -> bool:
     return actor is not None and role in GRANTABLE_ROLES.get(actor, frozenset())
 
 
+# Permissions no role holds but an integration's API key may (API.md: a SIEM feeding one
+# customer's alerts holds `alerts:create`).
+INTEGRATION_PERMISSIONS: frozenset[str] = frozenset({"alerts:create"})
+
+
 def permissions_for(role: Role) -> frozenset[str]:
     """The full permission set of a role, extensions for every user included."""
     return ROLE_PERMISSIONS[role] | EVERY_USER

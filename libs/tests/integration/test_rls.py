@@ -46,6 +46,7 @@ TENANT_TABLES = (
     TenantTable("identity", "org_directory", "id", "id"),
     TenantTable("identity", "refresh_tokens", "org_id", "token_hash"),
     TenantTable("identity", "user_tokens", "org_id", "token_hash"),
+    TenantTable("identity", "api_keys", "org_id", "id"),
     TenantTable("audit", "events", "org_id", "id"),
     TenantTable("audit", "audit_logs", "org_id", "id"),
     TenantTable("notification", "mail_deliveries", "org_id", "id"),
@@ -125,12 +126,21 @@ async def _seed_identity(conn: asyncpg.Connection, org: uuid.UUID) -> dict[str, 
         org,
         datetime.now(UTC) + timedelta(days=7),
     )
+    api_key = uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO identity.api_keys (id, org_id, name, key_prefix, key_hash, permissions) "
+        "VALUES ($1, $2, 'siem', 'abcd1234', $3, ARRAY['alerts:create'])",
+        api_key,
+        org,
+        secrets.token_hex(32),
+    )
     return {
         "org_directory": [org],
         "users": list(users),
         "user_sessions": [session],
         "refresh_tokens": [token],
         "user_tokens": [user_token],
+        "api_keys": [api_key],
     }
 
 

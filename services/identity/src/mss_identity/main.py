@@ -11,8 +11,10 @@ from fastapi.responses import JSONResponse
 from mss_contracts.api import ErrorCode
 from mss_identity.adapters.keys import load_keys
 from mss_identity.adapters.passwords import PasswordHasher
+from mss_identity.api.api_keys import router as api_keys_router
 from mss_identity.api.routes import router
 from mss_identity.api.users import router as users_router
+from mss_identity.application.api_keys import ApiKeyNotFound, InvalidApiKey
 from mss_identity.application.auth import (
     AccountLockedError,
     AmbiguousAccount,
@@ -37,6 +39,7 @@ from mss_identity.application.users import (
     UserStateConflict,
 )
 from mss_identity.config import SERVICE, SERVICE_DIR, IdentitySettings
+from mss_identity.domain.api_keys import InvalidPermissions
 from mss_identity.domain.user_rules import EmailTaken
 from mss_service import ServiceRuntime, create_service_app
 from mss_web.errors import (
@@ -92,13 +95,14 @@ def create_app(
         title="MSS identity service",
         runtime_factory=runtime_factory,
         run_relay=run_relay,
-        routers=[router, users_router],
+        routers=[router, users_router, api_keys_router],
         extra_startup=_startup,
     )
     map_domain_errors(
         app, {OrganizationInactive: Forbidden, SessionNotFound: NotFound, UserNotFound: NotFound}
     )
     map_domain_errors(app, {MfaAlreadyEnabled: Conflict, MfaNotEnabled: Conflict})
+    map_domain_errors(app, {ApiKeyNotFound: NotFound})
     map_domain_errors(
         app,
         {
@@ -119,7 +123,25 @@ def create_app(
     app.add_exception_handler(RefreshTokenReused, _refresh_reused)
     app.add_exception_handler(InvalidCredentials, _invalid_credentials)
     app.add_exception_handler(AmbiguousAccount, _ambiguous_account)
+    app.add_exception_handler(InvalidApiKey, _invalid_api_key)
+    app.add_exception_handler(InvalidPermissions, _invalid_permissions)
     return app
+
+
+async def _invalid_api_key(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(
+        request, status=401, code=ErrorCode.INVALID_CREDENTIALS, message="Invalid API key"
+    )
+
+
+async def _invalid_permissions(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(
+        request,
+        status=422,
+        code=ErrorCode.VALIDATION_ERROR,
+        message="Validation failed",
+        details={"permissions": str(exc)},
+    )
 
 
 async def _invalid_credentials(request: Request, exc: Exception) -> JSONResponse:

@@ -11,7 +11,12 @@ import httpx
 import pytest
 
 from mss_bus.consumer import apply_once
-from mss_contracts.events import EventContext, OrganizationSuspended, new_event
+from mss_contracts.events import (
+    EventContext,
+    OrganizationReactivated,
+    OrganizationSuspended,
+    new_event,
+)
 from mss_contracts.permissions import OrganizationType, Role
 from mss_identity.adapters.passwords import PasswordHasher
 from mss_identity.application.users import ensure_super_admin
@@ -185,3 +190,32 @@ async def test_suspending_the_organization_ends_its_sessions_and_blocks_login(
     assert me.json()["code"] == "SESSION_REVOKED"
     blocked = await _login(client, account)
     assert blocked.status_code == 403
+
+    reactivated = new_event(
+        OrganizationReactivated(
+            name="Provider", type=OrganizationType.MSS_PROVIDER, status="active"
+        ),
+        aggregate_id=account.org_id,
+        organization_id=account.org_id,
+        version=6,
+        context=EventContext(),
+    )
+    assert await apply_once(runtime.uow, reactivated, on_organization_event(runtime.sessions))
+    assert (await _login(client, account)).status_code == 200
+    # An older event arriving late changes nothing: projections keep the newest version.
+    assert (
+        await apply_once(runtime.uow, suspended, on_organization_event(runtime.sessions)) is False
+    )
+    stale = new_event(
+        OrganizationSuspended(
+            name="Provider", type=OrganizationType.MSS_PROVIDER, status="suspended"
+        ),
+        aggregate_id=account.org_id,
+        organization_id=account.org_id,
+        version=4,
+        context=EventContext(),
+    )
+    survivor = (await _login(client, account)).json()["data"]["accessToken"]
+    await apply_once(runtime.uow, stale, on_organization_event(runtime.sessions))
+    assert (await client.get("/api/auth/me", headers=_bearer(survivor))).status_code == 200
+    assert (await _login(client, account)).status_code == 200

@@ -14,12 +14,14 @@ from sqlalchemy.exc import IntegrityError
 from mss_contracts.permissions import OrganizationType, Role
 from mss_db import OrgScope, UnitOfWork
 from mss_identity.adapters.tables import (
+    api_keys,
     org_directory,
     refresh_tokens,
     user_sessions,
     user_tokens,
     users,
 )
+from mss_identity.domain.api_keys import ApiKey
 from mss_identity.domain.user_rules import EmailTaken
 from mss_identity.domain.user_tokens import TokenPurpose
 from mss_identity.domain.users import OrgRef, Session, User, UserStatus, lock_duration
@@ -117,8 +119,8 @@ class IdentityRepository:
         status: str,
         settings: dict[str, Any],
         version: int,
-    ) -> None:
-        """Apply an organization event only if it is newer than what we hold."""
+    ) -> bool:
+        """Apply an organization event only if it is newer than what we hold (True if so)."""
         values = {
             "id": org_id,
             "name": name,
@@ -133,7 +135,8 @@ class IdentityRepository:
             set_={k: statement.excluded[k] for k in values if k != "id"},
             where=org_directory.c.version < statement.excluded.version,
         )
-        await self._conn.execute(statement)
+        applied = await self._conn.execute(statement.returning(org_directory.c.id))
+        return applied.first() is not None
 
     # --- users ----------------------------------------------------------------------------
 
@@ -493,3 +496,80 @@ class IdentityRepository:
             .returning(user_tokens.c.token_hash)
         )
         return len(result.all())
+
+
+# --- API keys (integrations) ----------------------------------------------------------------
+
+
+def _api_key(row: Row[Any]) -> ApiKey:
+    return ApiKey(
+        id=row.id,
+        org_id=row.org_id,
+        name=row.name,
+        prefix=row.key_prefix,
+        permissions=tuple(row.permissions),
+        created_by=row.created_by,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+_API_KEY_FIELDS = [c for c in api_keys.c if c.name != "key_hash"]
+
+
+class ApiKeyRepository:
+    """The hash is written once and only ever matched, never read back."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._conn = uow.conn
+
+    async def add(self, key: ApiKey, *, key_hash: str) -> None:
+        await self._conn.execute(
+            insert(api_keys).values(
+                id=key.id,
+                org_id=key.org_id,
+                name=key.name,
+                key_prefix=key.prefix,
+                key_hash=key_hash,
+                permissions=list(key.permissions),
+                created_by=key.created_by,
+                created_at=key.created_at,
+            )
+        )
+
+    async def list_keys(self, org_id: UUID | None) -> list[ApiKey]:
+        query = select(*_API_KEY_FIELDS).order_by(api_keys.c.created_at, api_keys.c.id)
+        if org_id is not None:
+            query = query.where(api_keys.c.org_id == org_id)
+        return [_api_key(row) for row in (await self._conn.execute(query)).all()]
+
+    async def revoke(self, key_id: UUID, now: datetime) -> bool:
+        """False when no such key exists; revoking twice keeps the first time."""
+        row = (
+            await self._conn.execute(
+                select(api_keys.c.revoked_at).where(api_keys.c.id == key_id).with_for_update()
+            )
+        ).first()
+        if row is None:
+            return False
+        if row.revoked_at is None:
+            await self._conn.execute(
+                update(api_keys).where(api_keys.c.id == key_id).values(revoked_at=now)
+            )
+        return True
+
+    async def live(self, key_hash: str) -> ApiKey | None:
+        row = (
+            await self._conn.execute(
+                select(*_API_KEY_FIELDS).where(
+                    api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None)
+                )
+            )
+        ).first()
+        return _api_key(row) if row else None
+
+    async def mark_used(self, key_id: UUID, now: datetime) -> None:
+        await self._conn.execute(
+            update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=now)
+        )

@@ -187,3 +187,36 @@ class ResetPasswordBody(ApiInput):
 
 class VerifyEmailBody(ApiInput):
     token: str = Field(min_length=1, max_length=256)
+
+
+class ApiKeyCreateBody(ApiInput):
+    organization_id: UUID
+    name: str | None = Field(default=None, max_length=100)
+    permissions: list[str] = Field(max_length=100)
+
+
+class ApiKeyRead(ApiModel):
+    """Never the key itself nor its hash: only the prefix identifies it."""
+
+    id: UUID
+    organization_id: UUID
+    name: str | None
+    prefix: str
+    permissions: list[str]
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class ApiKeyCreated(ApiKeyRead):
+    key: str  # shown only in the creation response
+
+
+class ApiKeyExchangeBody(ApiInput):
+    api_key: str = Field(min_length=1, max_length=200)
+
+
+class AccessTokenRead(ApiModel):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int

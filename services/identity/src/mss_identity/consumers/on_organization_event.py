@@ -33,7 +33,7 @@ def on_organization_event(sessions: SessionStore) -> Effect:
         if not isinstance(data, OrganizationSnapshot):
             return
         repo = IdentityRepository(uow)
-        await repo.upsert_org(
+        newer = await repo.upsert_org(
             org_id=envelope.aggregate_id,
             name=data.name,
             type=data.type.value,
@@ -41,8 +41,8 @@ def on_organization_event(sessions: SessionStore) -> Effect:
             settings=data.settings,
             version=envelope.metadata.version,
         )
-        if envelope.type != "organization.suspended":
-            return
+        if not newer or envelope.type != "organization.suspended":
+            return  # a late, older suspension must not end sessions of a reactivated org
         ended = await repo.revoke_sessions(
             org_id=envelope.aggregate_id, reason="organization_suspended", now=datetime.now(UTC)
         )

@@ -35,10 +35,12 @@ def issue_access_token(
     session_id: UUID,
     org_id: UUID,
     org_type: OrganizationType,
-    role: Role,
+    role: Role | None,
     amr: list[str],
     now: datetime | None = None,
+    permissions: list[str] | None = None,
 ) -> IssuedToken:
+    """With `permissions` (an API key), the token carries `perms` and no `role`."""
     issued = now or datetime.now(UTC)
     expires = issued + timedelta(seconds=ttl_s)
     claims: dict[str, Any] = {
@@ -48,13 +50,16 @@ def issue_access_token(
         "sid": str(session_id),
         "org": str(org_id),
         "orgType": org_type.value,
-        "role": role.value,
         "amr": amr,
         "iat": int(issued.timestamp()),
         "nbf": int(issued.timestamp()),
         "exp": int(expires.timestamp()),
         "jti": uuid.uuid4().hex,
     }
+    if permissions is not None:
+        claims["perms"] = permissions
+    elif role is not None:
+        claims["role"] = role.value
     token = jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid, "typ": TOKEN_TYPE})
     return IssuedToken(token=token, expires_at=expires, expires_in=ttl_s)
 

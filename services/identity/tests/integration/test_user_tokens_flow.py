@@ -479,6 +479,20 @@ async def test_the_invitation_is_published_with_its_token_and_leaves_the_outbox(
         ):
             with attempt:
                 event = await invited()
+        # The relay deletes the rows when its transaction commits, just after the broker's
+        # confirm: the messages can arrive a moment before that. Checked while the relay still runs.
+        async for attempt in AsyncRetrying(
+            stop=stop_after_delay(10),
+            wait=wait_fixed(0.1),
+            retry=retry_if_exception_type(AssertionError),
+            reraise=True,
+        ):
+            with attempt:
+                left = await admin_db.fetchval(
+                    "SELECT count(*) FROM identity.outbox WHERE payload->>'aggregateId' = $1",
+                    user["id"],
+                )
+                assert left == 0, "published events leave the outbox"
     assert event is not None
     token = event.data["invitationToken"]
     stored = await admin_db.fetchval(
@@ -486,17 +500,3 @@ async def test_the_invitation_is_published_with_its_token_and_leaves_the_outbox(
     )
     assert stored == _sha256(token)
     assert stored not in event.model_dump_json()
-    # The relay deletes the rows when its transaction commits, just after the broker's
-    # confirm: the messages can arrive a moment before that.
-    async for attempt in AsyncRetrying(
-        stop=stop_after_delay(10),
-        wait=wait_fixed(0.1),
-        retry=retry_if_exception_type(AssertionError),
-        reraise=True,
-    ):
-        with attempt:
-            left = await admin_db.fetchval(
-                "SELECT count(*) FROM identity.outbox WHERE payload->>'aggregateId' = $1",
-                user["id"],
-            )
-            assert left == 0, "published events leave the outbox"

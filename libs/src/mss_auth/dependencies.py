@@ -75,6 +75,7 @@ class PermissionCheck:
         self.permission = permission
 
     async def __call__(self, principal: CurrentPrincipal) -> Principal:
+        refuse_pending_enrollment(principal)
         if not principal.can(self.permission):
             raise Forbidden(f"Missing permission {self.permission}")
         return principal
@@ -85,13 +86,30 @@ def require(permission: str) -> Callable[..., Awaitable[Principal]]:
 
 
 class Authenticated:
-    """For self-service routes every signed-in user may call (own profile, own sessions)."""
+    """For self-service routes every signed-in user may call (own profile, own sessions).
+
+    `during_enrollment`: also open to a user whose organization requires MFA and who has
+    not enrolled yet (the enrolment routes themselves, `me`, logout).
+    """
 
     permission: str | None = None
 
+    def __init__(self, *, during_enrollment: bool = False) -> None:
+        self.during_enrollment = during_enrollment
+
     async def __call__(self, principal: CurrentPrincipal) -> Principal:
+        if not self.during_enrollment:
+            refuse_pending_enrollment(principal)
         return principal
 
 
-def authenticated() -> Callable[..., Awaitable[Principal]]:
-    return Authenticated()
+def authenticated(*, during_enrollment: bool = False) -> Callable[..., Awaitable[Principal]]:
+    return Authenticated(during_enrollment=during_enrollment)
+
+
+def refuse_pending_enrollment(principal: Principal) -> None:
+    if principal.mfa_enrollment_required:
+        raise Forbidden(
+            "Your organization requires MFA: enrol at /api/auth/mfa/setup first",
+            code=ErrorCode.MFA_ENROLLMENT_REQUIRED,
+        )

@@ -26,6 +26,7 @@ class Principal:
     permissions: frozenset[str]
     mfa: bool
     scope: OrgScope
+    mfa_enrollment_required: bool = False
     ip_address: str | None = None
     user_agent: str | None = None
 
@@ -52,6 +53,7 @@ class Principal:
             permissions=permissions,
             mfa=bool({"mfa", "otp"} & set(claims.amr)),
             scope=scope_for(claims),
+            mfa_enrollment_required=claims.mfa_enrollment_required,
             ip_address=ip_address,
             user_agent=user_agent,
         )

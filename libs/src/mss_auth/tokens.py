@@ -48,6 +48,7 @@ class AccessClaims(BaseModel):
     role: Role | None = None
     permissions: tuple[str, ...] | None = Field(default=None, alias="perms")
     amr: tuple[str, ...] = ()
+    mfa_enrollment_required: bool = Field(default=False, alias="mfaEnroll")
     iat: int
     exp: int
     jti: str

@@ -95,7 +95,13 @@ def _like(text: str) -> str:
 
 
 def _org(row: Row[Any]) -> OrgRef:
-    return OrgRef(id=row.id, name=row.name, type=OrganizationType(row.type), status=row.status)
+    return OrgRef(
+        id=row.id,
+        name=row.name,
+        type=OrganizationType(row.type),
+        status=row.status,
+        mfa_required=bool((row.settings or {}).get("mfaRequired", False)),
+    )
 
 
 class IdentityRepository:

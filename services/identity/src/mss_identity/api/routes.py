@@ -37,6 +37,8 @@ from mss_web.envelope import Envelope
 router = APIRouter(tags=["auth"])
 
 SignedIn = Annotated[Principal, Depends(authenticated())]
+# Also for a user who must still enrol in MFA: enrolment itself, `me`, logout.
+Enrolling = Annotated[Principal, Depends(authenticated(during_enrollment=True))]
 UserUpdater = Annotated[Principal, Depends(require("users:update"))]
 
 
@@ -92,14 +94,14 @@ async def complete_mfa(body: MfaCompleteBody, request: Request, d: Deps) -> Enve
 
 
 @router.post("/api/auth/mfa/setup", response_model=Envelope[MfaSetupRead])
-async def mfa_setup(principal: SignedIn, d: Deps) -> Envelope[MfaSetupRead]:
+async def mfa_setup(principal: Enrolling, d: Deps) -> Envelope[MfaSetupRead]:
     enrollment = await mfa.setup(principal.user_id, d, principal.scope)
     return Envelope(data=MfaSetupRead(secret=enrollment.secret, otpauth_uri=enrollment.otpauth_uri))
 
 
 @router.post("/api/auth/mfa/enable", response_model=Envelope[BackupCodesRead])
 async def mfa_enable(
-    body: MfaCodeBody, principal: SignedIn, request: Request, d: Deps
+    body: MfaCodeBody, principal: Enrolling, request: Request, d: Deps
 ) -> Envelope[BackupCodesRead]:
     codes = await mfa.enable(
         principal.user_id,
@@ -152,7 +154,7 @@ async def refresh(body: RefreshBody, request: Request, d: Deps) -> Envelope[Toke
 
 
 @router.post("/api/auth/logout", status_code=204)
-async def logout(principal: SignedIn, request: Request, d: Deps) -> Response:
+async def logout(principal: Enrolling, request: Request, d: Deps) -> Response:
     await use.end_sessions(
         d,
         event_context(request, principal),
@@ -242,7 +244,7 @@ async def verify_email(body: VerifyEmailBody, request: Request, d: Deps) -> Resp
 
 
 @router.get("/api/auth/me", response_model=Envelope[MeRead])
-async def me(principal: SignedIn, d: Deps) -> Envelope[MeRead]:
+async def me(principal: Enrolling, d: Deps) -> Envelope[MeRead]:
     user, org = await use.current_user(principal.user_id, d, principal.scope)
     return Envelope(
         data=MeRead(

@@ -128,6 +128,7 @@ def _access_token(
         role=user.role,
         amr=amr or ["pwd"],
         now=now,
+        mfa_enrollment_required=org.mfa_required and not user.mfa_enabled,
     )
 
 

@@ -39,6 +39,7 @@ def issue_access_token(
     amr: list[str],
     now: datetime | None = None,
     permissions: list[str] | None = None,
+    mfa_enrollment_required: bool = False,
 ) -> IssuedToken:
     """With `permissions` (an API key), the token carries `perms` and no `role`."""
     issued = now or datetime.now(UTC)
@@ -56,6 +57,9 @@ def issue_access_token(
         "exp": int(expires.timestamp()),
         "jti": uuid.uuid4().hex,
     }
+    if mfa_enrollment_required:
+        # Only the MFA enrolment routes accept this token (403 MFA_ENROLLMENT_REQUIRED).
+        claims["mfaEnroll"] = True
     if permissions is not None:
         claims["perms"] = permissions
     elif role is not None:

@@ -22,6 +22,7 @@ class OrgRef:
     name: str
     type: OrganizationType
     status: str
+    mfa_required: bool = False
 
     @property
     def active(self) -> bool:

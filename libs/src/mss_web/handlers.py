@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -155,13 +155,24 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected)
 
 
-def map_domain_errors(app: FastAPI, mapping: dict[type[Exception], type[AppError]]) -> None:
-    """Answer a service's domain errors as the given API errors (message kept, no internals)."""
+ErrorMapping = type[AppError] | Callable[[Exception], AppError]
 
-    def handler_for(target: type[AppError]) -> Any:
+
+def map_domain_errors(app: FastAPI, mapping: Mapping[type[Exception], ErrorMapping]) -> None:
+    """Answer a service's domain errors as API errors.
+
+    A target is an AppError class (the exception's message is kept; a 404 says no more than
+    "Resource not found") or a function building the AppError from the exception, for
+    errors that carry their own code, details or headers.
+    """
+
+    def handler_for(target: ErrorMapping) -> Any:
         async def handle(request: Request, exc: Exception) -> JSONResponse:
-            message = str(exc) if target.status != 404 else "Resource not found"
-            return await _app_error(request, target(message))
+            if isinstance(target, type):
+                cls = cast(type[AppError], target)
+                message = str(exc) if cls.status != 404 else "Resource not found"
+                return await _app_error(request, cls(message))
+            return await _app_error(request, target(exc))
 
         return handle
 

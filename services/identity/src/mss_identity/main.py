@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from mss_contracts.api import ErrorCode
 from mss_identity.adapters.keys import load_keys
@@ -43,13 +42,18 @@ from mss_identity.domain.api_keys import InvalidPermissions
 from mss_identity.domain.user_rules import EmailTaken
 from mss_service import ServiceRuntime, create_service_app
 from mss_web.errors import (
+    AppError,
     BadRequest,
     Conflict,
     Forbidden,
     InvalidStateTransition,
+    Locked,
     NotFound,
+    RateLimited,
+    Unauthorized,
+    ValidationFailed,
 )
-from mss_web.handlers import error_response, map_domain_errors
+from mss_web.handlers import ErrorMapping, map_domain_errors
 
 
 def build_runtime(settings: IdentitySettings | None = None) -> ServiceRuntime:
@@ -98,135 +102,62 @@ def create_app(
         routers=[router, users_router, api_keys_router],
         extra_startup=_startup,
     )
-    map_domain_errors(
-        app, {OrganizationInactive: Forbidden, SessionNotFound: NotFound, UserNotFound: NotFound}
-    )
-    map_domain_errors(app, {MfaAlreadyEnabled: Conflict, MfaNotEnabled: Conflict})
-    map_domain_errors(app, {ApiKeyNotFound: NotFound})
-    map_domain_errors(
-        app,
-        {
-            OrganizationNotFound: NotFound,
-            RoleNotGrantable: Forbidden,
-            EmailTaken: Conflict,
-            SelfChangeRefused: Conflict,
-            UserStateConflict: InvalidStateTransition,
-            InvalidUserToken: BadRequest,
-        },
-    )
-    app.add_exception_handler(RoleNotAllowed, _role_not_allowed)
-    app.add_exception_handler(WeakPassword, _weak_password)
-    app.add_exception_handler(InvalidMfaCode, _invalid_mfa_code)
-    app.add_exception_handler(MfaThrottled, _mfa_throttled)
-    app.add_exception_handler(AccountLockedError, _account_locked)
-    app.add_exception_handler(SessionInvalid, _session_invalid)
-    app.add_exception_handler(RefreshTokenReused, _refresh_reused)
-    app.add_exception_handler(InvalidCredentials, _invalid_credentials)
-    app.add_exception_handler(AmbiguousAccount, _ambiguous_account)
-    app.add_exception_handler(InvalidApiKey, _invalid_api_key)
-    app.add_exception_handler(InvalidPermissions, _invalid_permissions)
+    map_domain_errors(app, DOMAIN_ERRORS)
     return app
 
 
-async def _invalid_api_key(request: Request, exc: Exception) -> JSONResponse:
-    return error_response(
-        request, status=401, code=ErrorCode.INVALID_CREDENTIALS, message="Invalid API key"
-    )
+def _validation(field: str) -> Callable[[Exception], AppError]:
+    return lambda exc: ValidationFailed("Validation failed", details={field: str(exc)})
 
 
-async def _invalid_permissions(request: Request, exc: Exception) -> JSONResponse:
-    return error_response(
-        request,
-        status=422,
-        code=ErrorCode.VALIDATION_ERROR,
-        message="Validation failed",
-        details={"permissions": str(exc)},
-    )
-
-
-async def _invalid_credentials(request: Request, exc: Exception) -> JSONResponse:
-    return error_response(
-        request, status=401, code=ErrorCode.INVALID_CREDENTIALS, message="Invalid email or password"
-    )
-
-
-async def _weak_password(request: Request, exc: Exception) -> JSONResponse:
+def _weak_password(exc: Exception) -> AppError:
     assert isinstance(exc, WeakPassword)
-    return error_response(
-        request,
-        status=422,
-        code=ErrorCode.VALIDATION_ERROR,
-        message="Validation failed",
-        details={exc.field: f"Password {exc.problem}"},
-    )
+    return ValidationFailed("Validation failed", details={exc.field: f"Password {exc.problem}"})
 
 
-async def _role_not_allowed(request: Request, exc: Exception) -> JSONResponse:
-    return error_response(
-        request,
-        status=422,
-        code=ErrorCode.VALIDATION_ERROR,
-        message="Validation failed",
-        details={"role": str(exc)},
-    )
-
-
-async def _invalid_mfa_code(request: Request, exc: Exception) -> JSONResponse:
-    return error_response(
-        request, status=401, code=ErrorCode.INVALID_MFA_CODE, message="Invalid MFA code"
-    )
-
-
-async def _mfa_throttled(request: Request, exc: Exception) -> JSONResponse:
-    return error_response(
-        request,
-        status=429,
-        code=ErrorCode.RATE_LIMITED,
-        message="Too many wrong MFA codes; try again later",
-        headers={"Retry-After": "300"},
-    )
-
-
-async def _account_locked(request: Request, exc: Exception) -> JSONResponse:
+def _account_locked(exc: Exception) -> AppError:
     assert isinstance(exc, AccountLockedError)
-    return error_response(
-        request,
-        status=423,
-        code=ErrorCode.ACCOUNT_LOCKED,
-        message=str(exc),
-        details={"lockedUntil": exc.locked_until.isoformat()},
-    )
+    return Locked(str(exc), details={"lockedUntil": exc.locked_until.isoformat()})
 
 
-async def _session_invalid(request: Request, exc: Exception) -> JSONResponse:
-    return error_response(
-        request,
-        status=401,
-        code=ErrorCode.INVALID_TOKEN,
-        message="Invalid or expired refresh token",
-    )
-
-
-async def _refresh_reused(request: Request, exc: Exception) -> JSONResponse:
-    return error_response(
-        request,
-        status=401,
-        code=ErrorCode.SESSION_REVOKED,
-        message="Refresh token reused: the session has been revoked",
-    )
-
-
-async def _ambiguous_account(request: Request, exc: Exception) -> JSONResponse:
+def _ambiguous_account(exc: Exception) -> AppError:
     assert isinstance(exc, AmbiguousAccount)
-    return error_response(
-        request,
-        status=409,
-        code=ErrorCode.CONFLICT,
-        message=str(exc),
-        details={
-            "organizations": [
-                {"organizationId": str(c.organization_id), "name": c.organization_name}
-                for c in exc.choices
-            ]
-        },
-    )
+    choices = [
+        {"organizationId": str(c.organization_id), "name": c.organization_name} for c in exc.choices
+    ]
+    return Conflict(str(exc), details={"organizations": choices})
+
+
+def _unauthorized(message: str, code: ErrorCode) -> Callable[[Exception], AppError]:
+    return lambda exc: Unauthorized(message, code=code)
+
+
+DOMAIN_ERRORS: dict[type[Exception], ErrorMapping] = {
+    OrganizationInactive: Forbidden,
+    SessionNotFound: NotFound,
+    UserNotFound: NotFound,
+    ApiKeyNotFound: NotFound,
+    OrganizationNotFound: NotFound,
+    MfaAlreadyEnabled: Conflict,
+    MfaNotEnabled: Conflict,
+    RoleNotGrantable: Forbidden,
+    EmailTaken: Conflict,
+    SelfChangeRefused: Conflict,
+    UserStateConflict: InvalidStateTransition,
+    InvalidUserToken: BadRequest,
+    RoleNotAllowed: _validation("role"),
+    InvalidPermissions: _validation("permissions"),
+    WeakPassword: _weak_password,
+    AccountLockedError: _account_locked,
+    AmbiguousAccount: _ambiguous_account,
+    InvalidCredentials: _unauthorized("Invalid email or password", ErrorCode.INVALID_CREDENTIALS),
+    InvalidApiKey: _unauthorized("Invalid API key", ErrorCode.INVALID_CREDENTIALS),
+    InvalidMfaCode: _unauthorized("Invalid MFA code", ErrorCode.INVALID_MFA_CODE),
+    SessionInvalid: _unauthorized("Invalid or expired refresh token", ErrorCode.INVALID_TOKEN),
+    RefreshTokenReused: _unauthorized(
+        "Refresh token reused: the session has been revoked", ErrorCode.SESSION_REVOKED
+    ),
+    MfaThrottled: lambda exc: RateLimited(
+        "Too many wrong MFA codes; try again later", headers={"Retry-After": "300"}
+    ),
+}

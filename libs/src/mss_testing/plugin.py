@@ -7,12 +7,15 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aio_pika
 import asyncpg
 import httpx
 import pytest
+from aio_pika.abc import AbstractRobustConnection
 from alembic import command
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from fastapi import FastAPI
@@ -124,6 +127,18 @@ def key_loader(
 TokenFactory = Callable[..., Awaitable[str]]
 
 
+@dataclass(frozen=True)
+class Account:
+    """A user a test created: its login email, id and organization."""
+
+    email: str
+    user_id: uuid.UUID
+    org_id: uuid.UUID
+
+
+AccountFactory = Callable[[str], Awaitable[Account]]
+
+
 @pytest.fixture
 async def mint_token(
     signing_keys_dir: Path, platform_settings: PlatformSettings
@@ -181,3 +196,37 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
             yield client
+
+
+def dsn(url: str) -> str:
+    """A SQLAlchemy URL as a plain asyncpg DSN."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture
+async def admin_db(platform_settings: PlatformSettings) -> AsyncIterator[asyncpg.Connection]:
+    """The superuser on the test database: sees every row (RLS does not apply; triggers do)."""
+    conn = await asyncpg.connect(dsn(platform_settings.database_url))
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def redis(platform_settings: PlatformSettings) -> AsyncIterator[Redis]:
+    client: Redis = Redis.from_url(platform_settings.redis_url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def amqp(platform_settings: PlatformSettings) -> AsyncIterator[AbstractRobustConnection]:
+    """A broker connection of the test's own, apart from the services' buses."""
+    connection = await aio_pika.connect_robust(platform_settings.rabbitmq_url, timeout=10)
+    try:
+        yield connection
+    finally:
+        await connection.close()

@@ -1,4 +1,4 @@
-"""Connections the libs' integration tests inspect the real PostgreSQL and RabbitMQ with."""
+"""Leaves the broker as the libs' integration tests found it (their bus namespace removed)."""
 
 from __future__ import annotations
 
@@ -6,34 +6,10 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import aio_pika
-import asyncpg
 import pytest
-from aio_pika.abc import AbstractRobustConnection
-from sqlalchemy.engine import make_url
 
 from mss_bus import Topology
 from mss_settings import PlatformSettings
-
-
-@pytest.fixture
-async def admin_db(platform_settings: PlatformSettings) -> AsyncIterator[asyncpg.Connection]:
-    """The superuser on the test database: sees every row, to check what the services wrote."""
-    url = make_url(platform_settings.database_url).set(drivername="postgresql")
-    conn = await asyncpg.connect(url.render_as_string(hide_password=False))
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
-@pytest.fixture
-async def amqp(platform_settings: PlatformSettings) -> AsyncIterator[AbstractRobustConnection]:
-    """A broker connection of the test's own, apart from the services' buses."""
-    connection = await aio_pika.connect_robust(platform_settings.rabbitmq_url, timeout=10)
-    try:
-        yield connection
-    finally:
-        await connection.close()
 
 
 @pytest.fixture(scope="session", autouse=True)

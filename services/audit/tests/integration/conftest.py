@@ -8,30 +8,16 @@ from collections.abc import AsyncIterator
 import aio_pika
 import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 
 from mss_bus import Topology
 from mss_settings import PlatformSettings, role_database_url
-
-
-def _dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@pytest.fixture
-async def admin_db(platform_settings: PlatformSettings) -> AsyncIterator[asyncpg.Connection]:
-    """The superuser on the test database (RLS does not apply to it; triggers do)."""
-    conn = await asyncpg.connect(_dsn(platform_settings.database_url))
-    try:
-        yield conn
-    finally:
-        await conn.close()
+from mss_testing.plugin import dsn
 
 
 @pytest.fixture
 async def audit_app_db(platform_settings: PlatformSettings) -> AsyncIterator[asyncpg.Connection]:
     """The role the audit service connects as."""
-    conn = await asyncpg.connect(_dsn(role_database_url(platform_settings, "audit_app")))
+    conn = await asyncpg.connect(dsn(role_database_url(platform_settings, "audit_app")))
     try:
         yield conn
     finally:

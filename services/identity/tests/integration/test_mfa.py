@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pyotp
 import pytest
 
-from mss_identity.adapters.passwords import PasswordHasher
-from mss_identity.application.users import ensure_super_admin
-from mss_identity.main import build_runtime, create_app
-from mss_settings import PlatformSettings
-from mss_testing.plugin import running
+from mss_testing.plugin import AccountFactory
 
 pytestmark = pytest.mark.integration
 
@@ -23,29 +16,8 @@ PASSWORD = "another long and unusual passphrase 7"
 
 
 @pytest.fixture
-async def client(
-    platform_settings: PlatformSettings, signing_keys_dir: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with running(create_app()) as c:
-        yield c
-
-
-@pytest.fixture
-async def email(platform_settings: PlatformSettings) -> str:
-    runtime = build_runtime()
-    hasher = PasswordHasher(memory_kib=19 * 1024, time_cost=2, parallelism=1, workers=1)
-    address = f"mfa-{uuid.uuid4().hex[:8]}@example.com"
-    await ensure_super_admin(
-        provider_org_id=uuid.uuid4(),
-        provider_name="Provider",
-        email=address,
-        password=PASSWORD,
-        uow_factory=runtime.uow,
-        hasher=hasher,
-    )
-    hasher.close()
-    await runtime.close()
-    return address
+async def email(new_account: AccountFactory) -> str:
+    return (await new_account(PASSWORD)).email
 
 
 def _bearer(token: str) -> dict[str, str]:

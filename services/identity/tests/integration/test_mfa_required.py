@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pyotp
@@ -14,12 +11,9 @@ import pytest
 from mss_bus.consumer import apply_once
 from mss_contracts.events import EventContext, OrganizationUpdated, new_event
 from mss_contracts.permissions import OrganizationType
-from mss_identity.adapters.passwords import PasswordHasher
-from mss_identity.application.users import ensure_super_admin
 from mss_identity.consumers.on_organization_event import on_organization_event
-from mss_identity.main import build_runtime, create_app
-from mss_settings import PlatformSettings
-from mss_testing.plugin import running
+from mss_service import ServiceRuntime
+from mss_testing.plugin import AccountFactory
 
 pytestmark = pytest.mark.integration
 
@@ -27,28 +21,9 @@ PASSWORD = "a third long and unusual passphrase 8"
 
 
 @pytest.fixture
-async def client(
-    platform_settings: PlatformSettings, signing_keys_dir: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with running(create_app()) as c:
-        yield c
-
-
-@pytest.fixture
-async def email(platform_settings: PlatformSettings) -> str:
+async def email(new_account: AccountFactory, identity_runtime: ServiceRuntime) -> str:
     """A user of an organization whose settings say `mfaRequired`."""
-    runtime = build_runtime()
-    hasher = PasswordHasher(memory_kib=19 * 1024, time_cost=2, parallelism=1, workers=1)
-    org_id = uuid.uuid4()
-    address = f"req-{uuid.uuid4().hex[:8]}@example.com"
-    await ensure_super_admin(
-        provider_org_id=org_id,
-        provider_name="Provider",
-        email=address,
-        password=PASSWORD,
-        uow_factory=runtime.uow,
-        hasher=hasher,
-    )
+    account = await new_account(PASSWORD)
     requires_mfa = new_event(
         OrganizationUpdated(
             name="Provider",
@@ -57,15 +32,14 @@ async def email(platform_settings: PlatformSettings) -> str:
             settings={"mfaRequired": True},
             changed=["settings"],
         ),
-        aggregate_id=org_id,
-        organization_id=org_id,
+        aggregate_id=account.org_id,
+        organization_id=account.org_id,
         version=2,
         context=EventContext(),
     )
-    assert await apply_once(runtime.uow, requires_mfa, on_organization_event(runtime.sessions))
-    hasher.close()
-    await runtime.close()
-    return address
+    effect = on_organization_event(identity_runtime.sessions)
+    assert await apply_once(identity_runtime.uow, requires_mfa, effect)
+    return account.email
 
 
 def _bearer(token: str) -> dict[str, str]:

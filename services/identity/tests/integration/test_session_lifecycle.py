@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,56 +15,18 @@ from mss_contracts.events import (
     new_event,
 )
 from mss_contracts.permissions import OrganizationType, Role
-from mss_identity.adapters.passwords import PasswordHasher
-from mss_identity.application.users import ensure_super_admin
 from mss_identity.consumers.on_organization_event import on_organization_event
-from mss_identity.main import build_runtime, create_app
 from mss_service import ServiceRuntime
-from mss_settings import PlatformSettings
-from mss_testing.plugin import TokenFactory, running
+from mss_testing.plugin import Account, AccountFactory, TokenFactory
 
 pytestmark = pytest.mark.integration
 
 PASSWORD = "a long and unusual passphrase 42"
 
 
-@dataclass
-class Account:
-    email: str
-    user_id: uuid.UUID
-    org_id: uuid.UUID
-
-
 @pytest.fixture
-async def client(
-    platform_settings: PlatformSettings, signing_keys_dir: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with running(create_app()) as c:
-        yield c
-
-
-@pytest.fixture
-async def runtime(platform_settings: PlatformSettings) -> AsyncIterator[ServiceRuntime]:
-    rt = build_runtime()
-    yield rt
-    await rt.close()
-
-
-@pytest.fixture
-async def account(runtime: ServiceRuntime) -> Account:
-    hasher = PasswordHasher(memory_kib=19 * 1024, time_cost=2, parallelism=1, workers=1)
-    org_id = uuid.uuid4()
-    email = f"user-{uuid.uuid4().hex[:8]}@example.com"
-    result = await ensure_super_admin(
-        provider_org_id=org_id,
-        provider_name="Provider",
-        email=email,
-        password=PASSWORD,
-        uow_factory=runtime.uow,
-        hasher=hasher,
-    )
-    hasher.close()
-    return Account(email=email, user_id=result.user_id, org_id=org_id)
+async def account(new_account: AccountFactory) -> Account:
+    return await new_account(PASSWORD)
 
 
 async def _login(
@@ -172,9 +131,10 @@ async def test_a_user_lists_and_ends_their_own_sessions_only(
 
 
 async def test_suspending_the_organization_ends_its_sessions_and_blocks_login(
-    client: httpx.AsyncClient, account: Account, runtime: ServiceRuntime
+    client: httpx.AsyncClient, account: Account, identity_runtime: ServiceRuntime
 ) -> None:
     token = (await _login(client, account)).json()["data"]["accessToken"]
+    effect = on_organization_event(identity_runtime.sessions)
     suspended = new_event(
         OrganizationSuspended(
             name="Provider", type=OrganizationType.MSS_PROVIDER, status="suspended"
@@ -184,7 +144,7 @@ async def test_suspending_the_organization_ends_its_sessions_and_blocks_login(
         version=5,
         context=EventContext(),
     )
-    assert await apply_once(runtime.uow, suspended, on_organization_event(runtime.sessions))
+    assert await apply_once(identity_runtime.uow, suspended, effect)
     me = await client.get("/api/auth/me", headers=_bearer(token))
     assert me.status_code == 401
     assert me.json()["code"] == "SESSION_REVOKED"
@@ -200,12 +160,10 @@ async def test_suspending_the_organization_ends_its_sessions_and_blocks_login(
         version=6,
         context=EventContext(),
     )
-    assert await apply_once(runtime.uow, reactivated, on_organization_event(runtime.sessions))
+    assert await apply_once(identity_runtime.uow, reactivated, effect)
     assert (await _login(client, account)).status_code == 200
     # An older event arriving late changes nothing: projections keep the newest version.
-    assert (
-        await apply_once(runtime.uow, suspended, on_organization_event(runtime.sessions)) is False
-    )
+    assert await apply_once(identity_runtime.uow, suspended, effect) is False
     stale = new_event(
         OrganizationSuspended(
             name="Provider", type=OrganizationType.MSS_PROVIDER, status="suspended"
@@ -216,6 +174,6 @@ async def test_suspending_the_organization_ends_its_sessions_and_blocks_login(
         context=EventContext(),
     )
     survivor = (await _login(client, account)).json()["data"]["accessToken"]
-    await apply_once(runtime.uow, stale, on_organization_event(runtime.sessions))
+    await apply_once(identity_runtime.uow, stale, effect)
     assert (await client.get("/api/auth/me", headers=_bearer(survivor))).status_code == 200
     assert (await _login(client, account)).status_code == 200

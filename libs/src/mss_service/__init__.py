@@ -73,6 +73,7 @@ class ServiceRuntime:
             trusted_proxies=settings.trusted_proxies,
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self._head: str | None = None
 
     def relay(self) -> OutboxRelay:
         return OutboxRelay(
@@ -115,7 +116,10 @@ class ServiceRuntime:
             await conn.execute(text("SELECT 1"))
 
     async def check_migrations(self) -> None:
-        expected = head_revision(self.service_dir)
+        if self._head is None:
+            # Parsed once: the shipped migrations do not change while the process runs.
+            self._head = head_revision(self.service_dir)
+        expected = self._head
         async with self.engine.connect() as conn:
             current = (
                 await conn.execute(

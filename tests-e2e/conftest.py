@@ -13,6 +13,7 @@ test reuses that token.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,18 +21,23 @@ from typing import Any
 
 import httpx
 import pytest
-from tenacity import (
-    Retrying,
-    retry_if_result,
-    stop_after_delay,
-    wait_exponential,
+
+# Test modules import their shared helpers as `support` (pytest runs in importlib mode,
+# which does not put this folder on sys.path by itself).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from support import (
+    ACCOUNT_PASSWORD,
+    Account,
+    eventually,
+    login,
+    mailed_token,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
 GATEWAY_URL = os.environ.get("MSS_GATEWAY_URL", "http://127.0.0.1:8080").rstrip("/")
 VERIFY: str | bool = os.environ.get("MSS_GATEWAY_CA_BUNDLE") or True
 DEFAULT_ADMIN_EMAIL = "admin@mss.local"
-LOGIN_DEADLINE_S = 30.0
 
 OrganizationFactory = Callable[..., dict[str, Any]]
 
@@ -62,10 +68,6 @@ def admin_credentials() -> dict[str, str]:
     return {"email": email, "password": password}
 
 
-def _rate_limited(response: httpx.Response) -> bool:
-    return response.status_code == 429
-
-
 @pytest.fixture(scope="session")
 def gateway() -> Iterator[httpx.Client]:
     """An anonymous HTTP client bound to the gateway."""
@@ -76,14 +78,7 @@ def gateway() -> Iterator[httpx.Client]:
 @pytest.fixture(scope="session")
 def login_response(gateway: httpx.Client) -> dict[str, Any]:
     """The `data` of the session's single login (retried only while rate limited)."""
-    credentials = admin_credentials()
-    retrying = Retrying(
-        stop=stop_after_delay(LOGIN_DEADLINE_S),
-        wait=wait_exponential(multiplier=0.25, max=2.0),
-        retry=retry_if_result(_rate_limited),
-        retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
-    )
-    response: httpx.Response = retrying(gateway.post, "/api/auth/login", json=credentials)
+    response = login(gateway, admin_credentials())
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["success"] is True
@@ -142,3 +137,52 @@ def create_organization(api: httpx.Client) -> OrganizationFactory:
 def credentials() -> dict[str, str]:
     """The e2e admin's login body, for tests that need sessions of their own."""
     return admin_credentials()
+
+
+AccountFactory = Callable[..., Account]
+
+
+@pytest.fixture(scope="session")
+def provider_org_id(login_response: dict[str, Any]) -> str:
+    org_id: str = login_response["user"]["organizationId"]
+    return org_id
+
+
+@pytest.fixture(scope="session")
+def make_account(api: httpx.Client, gateway: httpx.Client) -> AccountFactory:
+    """`make_account(role, org_id)`: invite (as the e2e super admin), accept by mail, log in."""
+
+    def make(role: str, org_id: str, *, password: str = ACCOUNT_PASSWORD) -> Account:
+        address = f"{role}-{uuid.uuid4().hex[:10]}@example.com"
+        body = {
+            "organizationId": org_id,
+            "email": address,
+            "firstName": "E2e",
+            "lastName": role.title(),
+            "role": role,
+        }
+        # Identity learns of a new organization from its event: 404 until it has.
+        for attempt in eventually(10):
+            with attempt:
+                invited = api.post("/api/users", json=body)
+                assert invited.status_code != 404, invited.text
+        assert invited.status_code == 201, invited.text
+        token = mailed_token(address)
+        accepted = gateway.post(
+            "/api/auth/password/reset", json={"token": token, "newPassword": password}
+        )
+        assert accepted.status_code in (200, 204), accepted.text
+        response = login(gateway, {"email": address, "password": password})
+        assert response.status_code == 200, response.text
+        data = response.json()["data"]
+        return Account(
+            id=invited.json()["data"]["id"],
+            email=address,
+            password=password,
+            org_id=org_id,
+            role=role,
+            access_token=data["accessToken"],
+            refresh_token=data["refreshToken"],
+        )
+
+    return make

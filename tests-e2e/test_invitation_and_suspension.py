@@ -2,49 +2,13 @@
 
 from __future__ import annotations
 
-import email
-import mailbox
-import os
-import re
 import uuid
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 import httpx
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+from support import bearer, eventually, mailed_token
 
-ROOT = Path(__file__).resolve().parents[1]
 NEW_PASSWORD = "violet tractor sings under nine lanterns"
-
-
-def _maildir() -> Path:
-    run_dir = Path(os.environ.get("MSS_RUN_DIR", str(ROOT / ".run")))
-    return run_dir / "mail"
-
-
-def _mailed_token(recipient: str) -> str:
-    """The `token=` of the newest mail to `recipient` in the local SMTP sink's Maildir."""
-    for attempt in Retrying(
-        stop=stop_after_delay(15),
-        wait=wait_fixed(0.2),
-        retry=retry_if_exception_type(AssertionError),
-        reraise=True,
-    ):
-        with attempt:
-            found = []
-            for message in mailbox.Maildir(_maildir(), create=False):
-                if recipient in (message.get("To") or ""):
-                    parsed = email.message_from_bytes(message.as_bytes())
-                    body = parsed.get_payload(decode=True) or b""
-                    if isinstance(body, bytes):
-                        found.extend(re.findall(r"token=([^\s&]+)", body.decode()))
-            assert found, f"no mail for {recipient} yet"
-    return unquote(found[-1])
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_invited_admin_accepts_then_loses_access_when_the_org_is_suspended(
@@ -60,19 +24,14 @@ def test_invited_admin_accepts_then_loses_access_when_the_org_is_suspended(
         "role": "admin",
     }
     # Identity learns of the new organization from its event: 404 until it has.
-    for attempt in Retrying(
-        stop=stop_after_delay(10),
-        wait=wait_fixed(0.1),
-        retry=retry_if_exception_type(AssertionError),
-        reraise=True,
-    ):
+    for attempt in eventually(10):
         with attempt:
             invited = api.post("/api/users", json=body)
             assert invited.status_code != 404, invited.text
     assert invited.status_code == 201, invited.text
     assert invited.json()["data"]["status"] == "invited"
 
-    token = _mailed_token(address)
+    token = mailed_token(address)
     accepted = gateway.post(
         "/api/auth/password/reset", json={"token": token, "newPassword": NEW_PASSWORD}
     )
@@ -85,7 +44,7 @@ def test_invited_admin_accepts_then_loses_access_when_the_org_is_suspended(
     login = gateway.post("/api/auth/login", json={"email": address, "password": NEW_PASSWORD})
     assert login.status_code == 200, login.text
     access = login.json()["data"]["accessToken"]
-    headers = _bearer(access)
+    headers = bearer(access)
     assert gateway.get("/api/auth/me", headers=headers).status_code == 200
     assert gateway.get("/api/users", headers=headers).status_code == 200
     assert gateway.get("/api/audit/logs", headers=headers).status_code == 200
@@ -103,12 +62,7 @@ def test_invited_admin_accepts_then_loses_access_when_the_org_is_suspended(
 
     suspended = api.post(f"/api/organizations/{org['id']}/suspend", json={"reason": "e2e"})
     assert suspended.status_code == 200
-    for attempt in Retrying(
-        stop=stop_after_delay(1.0),
-        wait=wait_fixed(0.05),
-        retry=retry_if_exception_type(AssertionError),
-        reraise=True,
-    ):
+    for attempt in eventually(1.0, 0.05):
         with attempt:
             statuses = {
                 path: gateway.get(path, headers=headers).status_code

@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 from pydantic import BaseModel, Field
 from pydantic.fields import FieldInfo
 
+from mss_contracts.access import AccessLevel, GrantTerms
 from mss_contracts.api import ApiModel
 from mss_contracts.permissions import OrganizationType, Role
 
@@ -96,13 +97,14 @@ def new_event(
     organization_id: UUID | None,
     version: int,
     context: EventContext,
+    aggregate_type: str | None = None,
 ) -> EventEnvelope:
-    """Wrap a payload in a fresh envelope."""
+    """Wrap a payload in a fresh envelope (`aggregate_type` overrides the class's)."""
     return EventEnvelope(
         id=uuid4(),
         type=data.event_type,
         aggregate_id=aggregate_id,
-        aggregate_type=data.aggregate_type,
+        aggregate_type=aggregate_type or data.aggregate_type,
         organization_id=organization_id,
         data=data.model_dump(mode="json", by_alias=True),
         metadata=EventMetadata(
@@ -270,3 +272,64 @@ class EmailVerificationRequested(EventData):
     email: str
     verification_token: SensitiveStr
     expires_at: datetime
+
+
+# --- technician access -------------------------------------------------------------------
+
+
+@event("technician_access.granted", aggregate="technician_access")
+class TechnicianAccessGranted(GrantTerms, EventData):
+    """Aggregate id = the grant; organization = the customer organization it opens."""
+
+    technician_id: UUID
+    access_level: AccessLevel
+    granted_by: UUID
+    notes: str | None = None
+
+
+@event("technician_access.revoked", aggregate="technician_access")
+class TechnicianAccessRevoked(EventData):
+    technician_id: UUID
+    revoked_by: UUID
+    reason: str
+
+
+@event("technician_access.expired", aggregate="technician_access")
+class TechnicianAccessExpired(EventData):
+    technician_id: UUID
+    expires_at: datetime
+
+
+@event("remote_access.session.started", aggregate="remote_access_session")
+class RemoteAccessStarted(EventData):
+    technician_id: UUID
+    grant_id: UUID
+    service: str
+    justification: str
+    intervention_id: UUID | None = None
+
+
+@event("remote_access.session.ended", aggregate="remote_access_session")
+class RemoteAccessEnded(EventData):
+    technician_id: UUID
+    grant_id: UUID
+    service: str
+    ended_by: UUID | None = None
+    reason: str | None = None
+
+
+# --- access transparency -------------------------------------------------------------------
+
+
+@event("customer_data.accessed", aggregate="customer_data")
+class CustomerDataAccessed(EventData):
+    """Provider staff read a customer organization's data (writes have their own events).
+
+    The envelope's aggregate is the resource read (type overridden per resource), its
+    organization the customer whose data it is, its metadata who and from where.
+    """
+
+    method: str
+    path: str
+    actor_role: Role | None
+    resource_count: int = Field(ge=0)

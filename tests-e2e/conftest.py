@@ -186,3 +186,37 @@ def make_account(api: httpx.Client, gateway: httpx.Client) -> AccountFactory:
         )
 
     return make
+
+
+# --- one account per role, shared by the authorization and cross-tenant tests -------------
+
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+
+from support import CUSTOMER_ROLE_NAMES, PROVIDER_ROLE_NAMES, TenantCast  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tenant_cast(
+    create_organization: OrganizationFactory, make_account: AccountFactory, provider_org_id: str
+) -> TenantCast:
+    """Customer orgs A and B, every customer role in A, an admin in B, every provider role.
+
+    Created once per module that asks for it (ten invitations, acceptances and logins, run
+    in parallel, a few seconds), so the access tokens (15 min) outlive the module's tests.
+    Tests only read with these accounts, they never change them.
+    """
+    org_a = create_organization("e2e-authz-a")
+    org_b = create_organization("e2e-authz-b")
+    wanted = [(role, org_a["id"]) for role in CUSTOMER_ROLE_NAMES]
+    wanted += [(role, provider_org_id) for role in PROVIDER_ROLE_NAMES]
+    wanted.append(("admin", org_b["id"]))
+    with ThreadPoolExecutor(max_workers=len(wanted)) as pool:
+        made = list(pool.map(lambda pair: make_account(*pair), wanted))
+    accounts = {account.role: account for account in made[:-1]}
+    return TenantCast(
+        org_a=org_a,
+        org_b=org_b,
+        provider_org_id=provider_org_id,
+        accounts=accounts,
+        admin_b=made[-1],
+    )

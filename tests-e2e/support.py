@@ -6,10 +6,13 @@ import email
 import mailbox
 import os
 import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import httpx
 from tenacity import (
@@ -102,3 +105,114 @@ class Account:
     @property
     def headers(self) -> dict[str, str]:
         return bearer(self.access_token)
+
+
+CUSTOMER_ROLE_NAMES = ("admin", "report_viewer", "request_user", "basic_user")
+PROVIDER_ROLE_NAMES = ("super_admin", "account_manager", "security_analyst", "technician")
+
+
+@dataclass
+class TenantCast:
+    """Two customer orgs and one logged-in account per role (the `tenant_cast` fixture).
+
+    `accounts` holds every customer role in `org_a` and every provider role in the
+    provider org; `admin_b` is the customer admin of `org_b`.
+    """
+
+    org_a: dict[str, Any]
+    org_b: dict[str, Any]
+    provider_org_id: str
+    accounts: dict[str, Account]
+    admin_b: Account
+
+    def home_org(self, role: str) -> str:
+        """The org an account of `role` belongs to (org A for customer roles)."""
+        return self.provider_org_id if role in PROVIDER_ROLE_NAMES else self.org_a["id"]
+
+
+def error_code(response: httpx.Response) -> str | None:
+    """The envelope's `code` of an error answer (API.md "Envelope"), else None."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or body.get("success") is not False:
+        return None
+    code = body.get("code")
+    return code if isinstance(code, str) else None
+
+
+# --- error envelopes, source addresses, public auth routes ------------------------------
+
+GATEWAY_URL = os.environ.get("MSS_GATEWAY_URL", "http://127.0.0.1:8080").rstrip("/")
+
+
+def assert_error(
+    response: httpx.Response, status: int, code: str, path: str | None = None
+) -> dict[str, Any]:
+    """The API error envelope (API.md "Envelope") with this status and code; returns it."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json"), response.headers
+    body: dict[str, Any] = response.json()
+    assert body["success"] is False, body
+    assert body["code"] == code, body
+    assert isinstance(body["error"], str), body
+    assert body["error"], body
+    assert body["timestamp"], body
+    if path is not None:
+        assert body["path"] == path, body
+    assert "data" not in body, body
+    return body
+
+
+def assert_data(response: httpx.Response, status: int = 200) -> Any:
+    """The success envelope with this status; returns its `data`."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["success"] is True, body
+    assert "data" in body, body
+    return body["data"]
+
+
+@contextmanager
+def source_client(address: str) -> Iterator[httpx.Client]:
+    """A gateway client sending from another loopback address (its own per-IP login budget)
+    when the gateway listens on 127.0.0.1; a plain client otherwise."""
+    local = address if urlsplit(GATEWAY_URL).hostname == "127.0.0.1" else None
+    transport = httpx.HTTPTransport(local_address=local) if local else None
+    with httpx.Client(base_url=GATEWAY_URL, timeout=30.0, transport=transport) as http:
+        yield http
+
+
+def public_post(client: httpx.Client, path: str, body: dict[str, Any]) -> httpx.Response:
+    """POST to a public auth route, waiting out the gateway's per-IP limit (429). Not for
+    routes whose service answers 429 itself (`/api/auth/mfa/complete`)."""
+    retrying = Retrying(
+        stop=stop_after_delay(LOGIN_DEADLINE_S),
+        wait=wait_exponential(multiplier=0.25, max=2.0),
+        retry=retry_if_result(_rate_limited),
+        retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+    )
+    response: httpx.Response = retrying(client.post, path, json=body)
+    return response
+
+
+def invite_user(
+    api: httpx.Client, org_id: str, role: str, *, address: str | None = None
+) -> tuple[dict[str, Any], str]:
+    """Invite a user as the super admin (`api`); returns the new user and their address.
+    Identity learns of a new organization from its event: 404 is retried for a while."""
+    address = address or f"{role}-{uuid.uuid4().hex[:10]}@example.com"
+    body = {
+        "organizationId": org_id,
+        "email": address,
+        "firstName": "E2e",
+        "lastName": role.title().replace("_", ""),
+        "role": role,
+    }
+    for attempt in eventually(10):
+        with attempt:
+            invited = api.post("/api/users", json=body)
+            assert invited.status_code != 404, invited.text
+    user: dict[str, Any] = assert_data(invited, 201)
+    return user, address

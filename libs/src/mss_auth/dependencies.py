@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Protocol
+from uuid import UUID
 
 from fastapi import Depends, Request
 
@@ -12,19 +15,34 @@ from mss_auth.principal import Principal
 from mss_auth.sessions import SessionStore
 from mss_auth.tokens import KeysUnavailable, TokenError, TokenVerifier
 from mss_contracts.api import ErrorCode
+from mss_contracts.permissions import Role
+from mss_db.scope import OrgScope
 from mss_web.context import client_address
 from mss_web.errors import Forbidden, ServiceUnavailable, Unauthorized
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
+class GrantLookup(Protocol):
+    """Which customer organizations a technician's grants open, from here, right now."""
+
+    async def granted_orgs(
+        self, technician_id: UUID, *, ip: str | None, now: datetime
+    ) -> frozenset[UUID]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class AuthRuntime:
-    """What the auth dependencies need; set as `app.state.auth` by each service."""
+    """What the auth dependencies need; set as `app.state.auth` by each service.
+
+    `grants`: the service's view of technician access grants; without one, technicians
+    see only their own provider organization.
+    """
 
     verifier: TokenVerifier
     sessions: SessionStore
     trusted_proxies: list[str]
+    grants: GrantLookup | None = None
 
 
 def bearer_token(request: Request) -> str | None:
@@ -61,28 +79,48 @@ async def current_principal(request: Request) -> Principal:
         ip_address=client_address(request.scope, runtime.trusted_proxies),
         user_agent=request.headers.get("user-agent"),
     )
+    if principal.role is Role.TECHNICIAN and claims.permissions is None:
+        principal = await _with_granted_orgs(principal, runtime.grants)
     request.state.principal = principal
     return principal
+
+
+async def _with_granted_orgs(principal: Principal, grants: GrantLookup | None) -> Principal:
+    """A technician's scope: its own org plus every org whose grant admits it now, from here."""
+    if grants is None:
+        return principal
+    granted = await grants.granted_orgs(
+        principal.user_id, ip=principal.ip_address, now=datetime.now(UTC)
+    )
+    if not granted:
+        return principal
+    return dataclasses.replace(principal, scope=OrgScope.of(principal.scope.org_ids | granted))
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
 class PermissionCheck:
-    """`Depends(require("organizations:create"))`; the route walker reads `.permission`."""
+    """`Depends(require("organizations:create"))`; the route walker reads `.permissions`.
 
-    def __init__(self, permission: str) -> None:
-        self.permission = permission
+    Several permissions mean any one of them (a list two roles reach by different rights,
+    the handler then narrowing what each sees).
+    """
+
+    def __init__(self, *permissions: str) -> None:
+        if not permissions:
+            raise ValueError("a permission check needs at least one permission")
+        self.permissions = permissions
 
     async def __call__(self, principal: CurrentPrincipal) -> Principal:
         refuse_pending_enrollment(principal)
-        if not principal.can(self.permission):
-            raise Forbidden(f"Missing permission {self.permission}")
+        if not any(principal.can(permission) for permission in self.permissions):
+            raise Forbidden(f"Missing permission {' or '.join(self.permissions)}")
         return principal
 
 
-def require(permission: str) -> Callable[..., Awaitable[Principal]]:
-    return PermissionCheck(permission)
+def require(*permissions: str) -> Callable[..., Awaitable[Principal]]:
+    return PermissionCheck(*permissions)
 
 
 class Authenticated:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
@@ -26,15 +27,24 @@ class Outbox:
         self.added = 0
 
     async def add(self, envelope: EventEnvelope) -> None:
+        await self.add_all([envelope])
+
+    async def add_all(self, envelopes: Sequence[EventEnvelope]) -> None:
+        """One round trip for many events (executemany)."""
+        if not envelopes:
+            return
         await self._conn.execute(
             self._insert,
-            {
-                "id": envelope.id,
-                "event_type": envelope.type,
-                "payload": json_dumps(envelope.model_dump(mode="json", by_alias=True)),
-            },
+            [
+                {
+                    "id": envelope.id,
+                    "event_type": envelope.type,
+                    "payload": json_dumps(envelope.model_dump(mode="json", by_alias=True)),
+                }
+                for envelope in envelopes
+            ],
         )
-        self.added += 1
+        self.added += len(envelopes)
 
 
 class UnitOfWork:
@@ -69,6 +79,10 @@ class UnitOfWork:
     @property
     def scope(self) -> OrgScope:
         return self._scope
+
+    @property
+    def schema(self) -> str:
+        return self._schema
 
     async def __aenter__(self) -> Self:
         self._conn = await self._engine.connect()

@@ -10,9 +10,10 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -31,6 +32,8 @@ from mss_contracts.events import EventContext
 from mss_db.engine import create_engine
 from mss_db.migrations import app_role, head_revision
 from mss_db.uow import UnitOfWorkFactory
+from mss_grants import TableGrantLookup
+from mss_service.transparency import AccessJournal
 from mss_settings import PlatformSettings, role_database_url
 from mss_web.context import RequestIdMiddleware, client_address
 from mss_web.handlers import install_error_handlers
@@ -50,7 +53,10 @@ class ServiceRuntime:
         settings: PlatformSettings,
         service_dir: Path,
         key_loader: KeyLoader | None = None,
+        grants_table: str | None = None,
     ) -> None:
+        """`grants_table`: the table of this service's schema that answers technicians'
+        grants (the organization service's own grants, or another's projection of them)."""
         self.service = service
         self.settings = settings
         self.service_dir = service_dir
@@ -71,7 +77,9 @@ class ServiceRuntime:
             ),
             sessions=self.sessions,
             trusted_proxies=settings.trusted_proxies,
+            grants=TableGrantLookup(self.engine, service, grants_table) if grants_table else None,
         )
+        self.journal = AccessJournal(self.uow)
         self._tasks: list[asyncio.Task[None]] = []
         self._head: str | None = None
 
@@ -208,6 +216,7 @@ def create_service_app(
         runtime.spawn(runtime.connect_bus_in_background(), "bus-connect")
         if run_relay:
             runtime.spawn(runtime.relay().run(), "outbox-relay")
+        runtime.spawn(runtime.journal.run(), "access-journal")
         if extra_startup is not None:
             await extra_startup(runtime, app)
         try:
@@ -232,6 +241,25 @@ def runtime(request: Request) -> ServiceRuntime:
     value = request.app.state.runtime
     assert isinstance(value, ServiceRuntime)
     return value
+
+
+def record_access(
+    request: Request,
+    principal: Principal,
+    *,
+    resource_type: str,
+    org_ids: Iterable[UUID],
+    resource_id: UUID | None = None,
+) -> None:
+    """After a read: journal it for the customer organizations whose data it showed."""
+    runtime(request).journal.record(
+        request,
+        principal,
+        event_context(request, principal),
+        resource_type=resource_type,
+        org_ids=org_ids,
+        resource_id=resource_id,
+    )
 
 
 def event_context(request: Request, principal: Principal | None) -> EventContext:

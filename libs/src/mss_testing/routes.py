@@ -19,7 +19,7 @@ SIGNED_IN = "(any signed-in user)"
 def _checks(dependant: Dependant) -> Iterator[str]:
     for dependency in dependant.dependencies:
         if isinstance(dependency.call, PermissionCheck):
-            yield dependency.call.permission
+            yield " | ".join(dependency.call.permissions)
         elif isinstance(dependency.call, Authenticated):
             yield SIGNED_IN
         yield from _checks(dependency)

@@ -47,8 +47,10 @@ TENANT_TABLES = (
     TenantTable("identity", "refresh_tokens", "org_id", "token_hash"),
     TenantTable("identity", "user_tokens", "org_id", "token_hash"),
     TenantTable("identity", "api_keys", "org_id", "id"),
+    TenantTable("identity", "technician_grants", "org_id", "id"),
     TenantTable("audit", "events", "org_id", "id"),
     TenantTable("audit", "audit_logs", "org_id", "id"),
+    TenantTable("audit", "technician_grants", "org_id", "id"),
     TenantTable("notification", "mail_deliveries", "org_id", "id"),
 )
 
@@ -135,6 +137,7 @@ async def _seed_identity(conn: asyncpg.Connection, org: uuid.UUID) -> dict[str, 
         secrets.token_hex(32),
     )
     return {
+        "technician_grants": [await _seed_grant(conn, "identity", org)],
         "org_directory": [org],
         "users": list(users),
         "user_sessions": [session],
@@ -142,6 +145,21 @@ async def _seed_identity(conn: asyncpg.Connection, org: uuid.UUID) -> dict[str, 
         "user_tokens": [user_token],
         "api_keys": [api_key],
     }
+
+
+async def _seed_grant(conn: asyncpg.Connection, schema: str, org: uuid.UUID) -> uuid.UUID:
+    """One row of a service's projection of technician access grants."""
+    grant = uuid.uuid4()
+    await conn.execute(
+        f"INSERT INTO {schema}.technician_grants "  # noqa: S608 - our own schema names
+        "(id, org_id, technician_id, status, expires_at, allowed_services, ip_restrictions, "
+        "version) VALUES ($1, $2, $3, 'active', $4, '[\"ssh\"]', '[]', 1)",
+        grant,
+        org,
+        uuid.uuid4(),
+        datetime.now(UTC) + timedelta(hours=1),
+    )
+    return grant
 
 
 async def _seed_audit(conn: asyncpg.Connection, org: uuid.UUID) -> dict[str, list[object]]:
@@ -192,7 +210,8 @@ async def _seed_audit(conn: asyncpg.Connection, org: uuid.UUID) -> dict[str, lis
         prev_hash = link_hash
         events.append(entry.event_id)
         logs.append(entry.id)
-    return {"events": events, "audit_logs": logs}
+    grants = [await _seed_grant(conn, "audit", org)]
+    return {"events": events, "audit_logs": logs, "technician_grants": grants}
 
 
 async def _seed_notification(conn: asyncpg.Connection, org: uuid.UUID) -> dict[str, list[object]]:

@@ -1,4 +1,4 @@
-"""The audit service's HTTP app (it publishes nothing: no relay in the API process)."""
+"""The audit service's HTTP app (it publishes only access-transparency events)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from mss_audit.api.routes import router
 from mss_audit.application.records import BadCursor
 from mss_audit.config import SERVICE, SERVICE_DIR, AuditSettings
 from mss_auth.tokens import KeyLoader
+from mss_grants.projection import TABLE as GRANTS_TABLE
 from mss_service import ServiceRuntime, create_service_app
 from mss_web.errors import ValidationFailed
 from mss_web.handlers import map_domain_errors
@@ -17,7 +18,11 @@ from mss_web.handlers import map_domain_errors
 
 def build_runtime(key_loader: KeyLoader | None = None) -> ServiceRuntime:
     return ServiceRuntime(
-        service=SERVICE, settings=AuditSettings(), service_dir=SERVICE_DIR, key_loader=key_loader
+        service=SERVICE,
+        settings=AuditSettings(),
+        service_dir=SERVICE_DIR,
+        key_loader=key_loader,
+        grants_table=GRANTS_TABLE,
     )
 
 
@@ -26,7 +31,6 @@ def create_app(runtime_factory: Callable[[], ServiceRuntime] = build_runtime) ->
         title="MSS audit service",
         runtime_factory=runtime_factory,
         routers=[router],
-        run_relay=False,
     )
     map_domain_errors(app, {BadCursor: ValidationFailed})
     return app

@@ -8,6 +8,7 @@ from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from fastapi import FastAPI
 
 from mss_contracts.api import ErrorCode
+from mss_grants.projection import TABLE as GRANTS_TABLE
 from mss_identity.adapters.keys import load_keys
 from mss_identity.adapters.passwords import PasswordHasher
 from mss_identity.api.api_keys import router as api_keys_router
@@ -65,7 +66,11 @@ def build_runtime(settings: IdentitySettings | None = None) -> ServiceRuntime:
         return load_keys(keys_dir).public()
 
     return ServiceRuntime(
-        service=SERVICE, settings=settings, service_dir=SERVICE_DIR, key_loader=local_keys
+        service=SERVICE,
+        settings=settings,
+        service_dir=SERVICE_DIR,
+        key_loader=local_keys,
+        grants_table=GRANTS_TABLE,
     )
 
 

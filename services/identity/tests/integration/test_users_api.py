@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -503,3 +504,42 @@ async def test_revoke_sessions_and_admin_reset_answer_for_a_user_in_scope(
     assert (await client.delete(f"/api/users/{user['id']}", headers=headers)).status_code == 204
     again = await client.post(f"/api/users/{user['id']}/reset-password", headers=headers)
     assert again.status_code == 409
+
+
+async def test_provider_reads_of_customer_users_are_journaled_for_each_customer(
+    client: httpx.AsyncClient, world: World, mint_token: TokenFactory, admin_db: asyncpg.Connection
+) -> None:
+    """Access transparency: one customer_data.accessed per customer org a read showed."""
+    admin = await _super_admin(mint_token, world)
+    person = await _create(client, admin, _person(Role.BASIC_USER, world.org_a))
+    await _create(client, admin, _person(Role.BASIC_USER, world.org_b))
+
+    listed = await client.get("/api/users", params={"orgId": str(world.org_a)}, headers=admin)
+    assert listed.status_code == 200
+    one = await client.get(f"/api/users/{person['id']}", headers=admin)
+    assert one.status_code == 200
+    # The customer's own admin reading its users is not provider access.
+    own = await client.get("/api/users", headers=await _customer_admin(mint_token, world.org_a))
+    assert own.status_code == 200
+
+    events: list[EventEnvelope] = []
+    for _ in range(50):  # the journal flushes every 250 ms
+        rows = await admin_db.fetch(
+            "SELECT payload FROM identity.outbox WHERE event_type = 'customer_data.accessed' "
+            "AND payload->>'organizationId' = ANY($1::text[])",
+            [str(world.org_a), str(world.org_b)],
+        )
+        events = [EventEnvelope.model_validate_json(r["payload"]) for r in rows]
+        if len(events) >= 2:
+            break
+        await asyncio.sleep(0.1)
+    assert len(events) == 2, events
+    assert {e.organization_id for e in events} == {world.org_a}
+    by_path = {e.data["path"]: e for e in events}
+    assert by_path["/api/users"].aggregate_type == "user"
+    assert by_path["/api/users"].data["resourceCount"] >= 1
+    assert by_path[f"/api/users/{person['id']}"].aggregate_id == uuid.UUID(person["id"])
+    for event in events:
+        assert event.metadata.user_id == world.admin_id
+        assert event.metadata.ip_address == "127.0.0.1"
+        assert event.data["actorRole"] == "super_admin"

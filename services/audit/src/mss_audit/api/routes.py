@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from mss_audit.adapters.repository import LogFilter
 from mss_audit.api.schemas import AuditLogRead, StoredEventRead, VerificationRead
@@ -14,7 +14,7 @@ from mss_audit.application import records as use
 from mss_auth.dependencies import require
 from mss_auth.principal import Principal
 from mss_contracts.api import CursorMeta
-from mss_service import ServiceRuntime, runtime
+from mss_service import ServiceRuntime, record_access, runtime
 from mss_web.envelope import CursorEnvelope, Envelope
 from mss_web.errors import NotFound
 
@@ -27,6 +27,7 @@ Reader = Annotated[Principal, Depends(require("audit:read"))]
 @router.get("/logs", response_model=CursorEnvelope[AuditLogRead])
 async def list_logs(
     principal: Reader,
+    request: Request,
     rt: Runtime,
     org_id: Annotated[UUID | None, Query(alias="orgId")] = None,
     user_id: Annotated[UUID | None, Query(alias="userId")] = None,
@@ -51,6 +52,12 @@ async def list_logs(
     )
     async with rt.uow(principal.scope) as uow:
         page = await use.read_logs(where, cursor=cursor, limit=limit, uow=uow)
+    record_access(
+        request,
+        principal,
+        resource_type="audit_log",
+        org_ids=(i.entry.org_id for i in page.items if i.entry.org_id),
+    )
     return CursorEnvelope(
         data=[AuditLogRead.of(item) for item in page.items],
         meta=CursorMeta(limit=limit, next_cursor=page.next_cursor),
@@ -60,12 +67,20 @@ async def list_logs(
 @router.get("/events", response_model=Envelope[list[StoredEventRead]])
 async def aggregate_events(
     principal: Reader,
+    request: Request,
     rt: Runtime,
     aggregate_id: Annotated[UUID, Query(alias="aggregateId")],
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Envelope[list[StoredEventRead]]:
     async with rt.uow(principal.scope) as uow:
         rows = await use.aggregate_events(aggregate_id, limit=limit, uow=uow)
+    record_access(
+        request,
+        principal,
+        resource_type="event",
+        org_ids=(r.org_id for r in rows if r.org_id is not None),
+        resource_id=aggregate_id,
+    )
     return Envelope(
         data=[
             StoredEventRead(
@@ -88,6 +103,7 @@ async def aggregate_events(
 @router.get("/verify", response_model=Envelope[VerificationRead])
 async def verify(
     principal: Reader,
+    request: Request,
     rt: Runtime,
     org_id: Annotated[UUID | None, Query(alias="orgId")] = None,
 ) -> Envelope[VerificationRead]:
@@ -95,6 +111,8 @@ async def verify(
         raise NotFound("Resource not found")
     async with rt.uow(principal.scope) as uow:
         result = await use.verify_chains(org_id, uow=uow)
+    if org_id is not None:
+        record_access(request, principal, resource_type="audit_log", org_ids=[org_id])
     return Envelope(
         data=VerificationRead(
             valid=result.valid, checked=result.checked, first_broken_id=result.first_broken_id

@@ -1,9 +1,20 @@
-"""Every event of the platform lands here: stored, then appended to its org's chain."""
+"""Every event of the platform lands here: stored, then appended to its org's chain.
+
+Technician access events also update the audit service's grants projection, which
+scopes technicians' reads of audit logs.
+"""
 
 from __future__ import annotations
 
 from mss_audit.application.records import record_event
+from mss_contracts.events import EventEnvelope
+from mss_db import UnitOfWork
+from mss_grants import apply_grant_event
 
 BINDINGS = ["#"]
 
-on_any_event = record_event
+
+async def on_any_event(uow: UnitOfWork, envelope: EventEnvelope) -> None:
+    await record_event(uow, envelope)
+    if envelope.type.startswith("technician_access."):
+        await apply_grant_event(uow, envelope)

@@ -21,7 +21,7 @@ from mss_identity.api.schemas import (
 )
 from mss_identity.application import users
 from mss_identity.domain.users import User, UserStatus
-from mss_service import event_context
+from mss_service import event_context, record_access
 from mss_web.envelope import Envelope, PageEnvelope, PageParams, page_params
 
 router = APIRouter(tags=["users"])
@@ -46,8 +46,11 @@ def _actor(principal: Principal) -> users.Actor:
     )
 
 
-def _page(found: tuple[list[User], int], page: PageParams) -> PageEnvelope[UserRead]:
+def _page(
+    found: tuple[list[User], int], page: PageParams, request: Request, principal: Principal
+) -> PageEnvelope[UserRead]:
     rows, total = found
+    record_access(request, principal, resource_type="user", org_ids=(u.org_id for u in rows))
     return PageEnvelope(data=[UserRead.of(u) for u in rows], meta=page.meta(total))
 
 
@@ -64,6 +67,7 @@ def _new_user(body: UserCreateFields, organization_id: UUID | None) -> users.New
 @router.get("/api/users", response_model=PageEnvelope[UserRead])
 async def list_users(
     principal: Reader,
+    request: Request,
     d: Deps,
     page: Page,
     org_id: Annotated[UUID | None, Query(alias="orgId")] = None,
@@ -73,7 +77,7 @@ async def list_users(
 ) -> PageEnvelope[UserRead]:
     where = UserFilter(scope=principal.scope, org_id=org_id, role=role, status=status_, q=q)
     found = await users.list_users(where, offset=page.offset, limit=page.limit, uow_factory=d.uow)
-    return _page(found, page)
+    return _page(found, page, request, principal)
 
 
 @router.post("/api/users", status_code=201, response_model=Envelope[UserRead])
@@ -93,6 +97,7 @@ async def create_user(
 async def list_org_users(
     org_id: UUID,
     principal: Reader,
+    request: Request,
     d: Deps,
     page: Page,
     role: RoleQuery = None,
@@ -103,7 +108,7 @@ async def list_org_users(
     found = await users.list_org_users(
         org_id, where, offset=page.offset, limit=page.limit, uow_factory=d.uow
     )
-    return _page(found, page)
+    return _page(found, page, request, principal)
 
 
 @router.post(
@@ -119,8 +124,13 @@ async def create_org_user(
 
 
 @router.get("/api/users/{user_id}", response_model=Envelope[UserRead])
-async def get_user(user_id: UUID, principal: Reader, d: Deps) -> Envelope[UserRead]:
+async def get_user(
+    user_id: UUID, principal: Reader, request: Request, d: Deps
+) -> Envelope[UserRead]:
     user = await users.get_user(user_id, scope=principal.scope, uow_factory=d.uow)
+    record_access(
+        request, principal, resource_type="user", org_ids=[user.org_id], resource_id=user.id
+    )
     return Envelope(data=UserRead.of(user))
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from uuid import UUID
 
 import uvicorn
 
 from mss_identity import worker
-from mss_identity.adapters.keys import add_key, ensure_key
+from mss_identity.adapters.keys import add_key, ensure_key, prune_keys
 from mss_identity.application.users import ensure_super_admin
 from mss_identity.config import SERVICE, IdentitySettings
 from mss_identity.main import build_hasher, build_runtime
@@ -44,10 +45,19 @@ def introspect() -> None:
 
 
 def keys() -> None:
-    """Ensure a signing key exists; with `rotate`, add a new active one."""
+    """Ensure a signing key exists; with `rotate`, add a new active one.
+
+    Running processes pick the new key up within seconds. Rotation also deletes the keys
+    whose tokens have all expired; the previous key stays until then.
+    """
     settings = IdentitySettings()
     if "rotate" in sys.argv[2:]:
         print(add_key(settings.keys_dir))
+        pruned = prune_keys(
+            settings.keys_dir, token_ttl_s=settings.access_token_ttl_s, now=time.time()
+        )
+        for kid in pruned:
+            print(f"removed expired key {kid}", file=sys.stderr)
     else:
         print(ensure_key(settings.keys_dir).active_kid)
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from mss_contracts.api import ErrorCode
 from mss_grants.projection import TABLE as GRANTS_TABLE
-from mss_identity.adapters.keys import load_keys
+from mss_identity.adapters.keys import KeyRing, load_keys
 from mss_identity.adapters.passwords import PasswordHasher
 from mss_identity.api.api_keys import router as api_keys_router
 from mss_identity.api.routes import router
@@ -89,7 +89,7 @@ async def _startup(runtime: ServiceRuntime, app: FastAPI) -> None:
     app.state.auth_deps = AuthDeps(
         uow=runtime.uow,
         hasher=build_hasher(settings),
-        keys=load_keys(settings.keys_dir),
+        keys=KeyRing(settings.keys_dir),
         sessions=runtime.sessions,
         settings=settings,
         redis=runtime.redis,

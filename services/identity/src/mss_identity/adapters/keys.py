@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -47,6 +48,61 @@ def load_keys(directory: Path) -> SigningKeys:
         private[path.stem] = key
     # Names start with a creation timestamp, so the last one is the newest.
     return SigningKeys(private=private, active_kid=files[-1].stem)
+
+
+class KeyRing:
+    """The key files as they are now, so a rotation needs no restart.
+
+    The directory is looked at again at most every `interval_s`, and re-read only when
+    its files changed. Callers take one `current()` snapshot per token they sign, so the
+    key and its kid always match.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        interval_s: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._directory = directory
+        self._interval = interval_s
+        self._clock = clock
+        self._stamp = self._fingerprint()
+        self._keys = load_keys(directory)
+        self._checked = clock()
+
+    def _fingerprint(self) -> tuple[tuple[str, int], ...]:
+        return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in self._directory.glob("*.pem")))
+
+    def current(self) -> SigningKeys:
+        now = self._clock()
+        if now - self._checked >= self._interval:
+            self._checked = now
+            stamp = self._fingerprint()
+            if stamp != self._stamp:
+                self._keys, self._stamp = load_keys(self._directory), stamp
+        return self._keys
+
+
+def created_at(kid: str) -> int:
+    """The creation time (epoch seconds) a kid starts with."""
+    return int(kid.split("-", 1)[0])
+
+
+def prune_keys(directory: Path, *, token_ttl_s: int, now: float, skew_s: int = 60) -> list[str]:
+    """Delete the keys no live token can need; returns their kids.
+
+    A key stops signing when the next one is created (plus the reload interval, inside
+    `skew_s`), so its tokens are all expired `token_ttl_s` later. The newest key stays.
+    """
+    files = sorted(directory.glob("*.pem"))
+    removed = []
+    for path, successor in pairwise(files):
+        if now - created_at(successor.stem) > token_ttl_s + skew_s:
+            path.unlink()
+            removed.append(path.stem)
+    return removed
 
 
 def add_key(directory: Path) -> str:

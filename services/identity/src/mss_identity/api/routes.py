@@ -263,4 +263,4 @@ async def me(principal: Enrolling, d: Deps) -> Envelope[MeRead]:
 @router.get("/.well-known/jwks.json")
 async def jwks(d: Deps) -> dict[str, Any]:
     """Public keys only; every key that may still have valid tokens is listed."""
-    return d.keys.jwks()
+    return d.keys.current().jwks()

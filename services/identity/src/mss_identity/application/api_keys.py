@@ -88,8 +88,8 @@ async def exchange_key(key: str, deps: AuthDeps) -> IssuedToken:
     # Live in Redis for exactly the token's life, so every service's session check passes.
     await deps.sessions.activate(session_id, api_key.id, ttl_s=ttl_s)
     return issue_access_token(
-        key=deps.keys.active,
-        kid=deps.keys.active_kid,
+        key=(signing := deps.keys.current()).active,
+        kid=signing.active_kid,
         issuer=deps.settings.token_issuer,
         audience=deps.settings.token_audience,
         ttl_s=ttl_s,

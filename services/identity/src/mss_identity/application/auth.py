@@ -19,7 +19,7 @@ from mss_contracts.events import (
     new_event,
 )
 from mss_db import OrgScope, UnitOfWork, UnitOfWorkFactory
-from mss_identity.adapters.keys import SigningKeys
+from mss_identity.adapters.keys import KeyRing
 from mss_identity.adapters.passwords import PasswordHasher
 from mss_identity.adapters.repository import IdentityRepository
 from mss_identity.config import IdentitySettings
@@ -93,7 +93,7 @@ class LoginResult:
 class AuthDeps:
     uow: UnitOfWorkFactory
     hasher: PasswordHasher
-    keys: SigningKeys
+    keys: KeyRing
     sessions: SessionStore
     settings: IdentitySettings
     redis: Redis
@@ -116,8 +116,8 @@ def _access_token(
     amr: list[str] | None = None,
 ) -> IssuedToken:
     return issue_access_token(
-        key=deps.keys.active,
-        kid=deps.keys.active_kid,
+        key=(signing := deps.keys.current()).active,
+        kid=signing.active_kid,
         issuer=deps.settings.token_issuer,
         audience=deps.settings.token_audience,
         ttl_s=deps.settings.access_token_ttl_s,

@@ -7,15 +7,15 @@ as identity signs) for a random super_admin of an MSS provider, sets its session
 Redis, and loads, one leg after the other with the same concurrency and duration:
 
   1. GET /api/organizations?limit=1 straight to the organization service (127.0.0.1:8102)
-  2. the same through the gateway (127.0.0.1:8080): rate limits + token check + proxy
-  3. GET /.well-known/jwks.json straight to identity (127.0.0.1:8101)
-  4. the same through the gateway
-
-One token is one user and one organization: the gateway's per-user (50 r/s, burst 100)
-and per-organization limits cap leg 2, whose answers are then mostly 429s. Legs 3-4 are the
-unlimited comparison of the proxy path; jwks is public, but the gateway still limits it
-per bucket (no token: the client IP), so those requests carry a dummy bearer with a unique
-`sub` each — jwks ignores it, and the gateway's limit keys on that unverified claim.
+  2. the same through a second NGINX rendered from the same templates with every rate
+     limit lifted by environment (127.0.0.1:18080, started and stopped by this bench):
+     limit_req zones + token check (auth_request, cached) + proxy, nothing capped
+  3. the same through the running gateway (127.0.0.1:8080), whose per-user limit
+     (50 r/s, burst 100) answers most of one token's requests with 429 by design
+  4. GET /.well-known/jwks.json straight to identity (127.0.0.1:8101)
+  5. the same through the running gateway: jwks is public, so those requests carry a
+     dummy bearer with a unique `sub` each — jwks ignores it, and the gateway's limit keys
+     on that unverified claim, which puts every request in its own bucket.
 
 Uses `wrk` when installed (apt-get install wrk), else an asyncio httpx loop (slower client:
 its figures are lower bounds). Loopback only; figures are printed, never asserted.
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import math
 import os
@@ -36,6 +37,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +51,19 @@ ROOT = Path(__file__).resolve().parents[2]
 RUN_DIR = Path(os.environ.get("MSS_RUN_DIR") or ROOT / ".run")
 REDIS_URL = os.environ.get("MSS_REDIS_URL", "redis://127.0.0.1:6379/0")
 GATEWAY = "http://127.0.0.1:8080"
+LIFTED_PORT = 18080
+LIFTED_GATEWAY = f"http://127.0.0.1:{LIFTED_PORT}"
+# Every limit far above what two cores can serve: the zones are still evaluated.
+LIFTED_LIMITS = {
+    name: value
+    for rate, burst in (
+        ("MSS_RATE_AUTH_PER_IP", "MSS_RATE_AUTH_BURST"),
+        ("MSS_RATE_PER_USER", "MSS_RATE_USER_BURST"),
+        ("MSS_RATE_PER_ORG", "MSS_RATE_ORG_BURST"),
+        ("MSS_RATE_PER_IP", "MSS_RATE_IP_BURST"),
+    )
+    for name, value in ((rate, "1000000r/s"), (burst, "1000000"))
+}
 ORGANIZATION = "http://127.0.0.1:8102"
 IDENTITY = "http://127.0.0.1:8101"
 API_PATH = "/api/organizations?limit=1"
@@ -256,6 +271,48 @@ async def run_httpx(
                pct(50), pct(99))  # fmt: skip
 
 
+@contextlib.contextmanager
+def lifted_gateway() -> Iterator[str]:
+    """A second NGINX from the same templates, rate limits lifted, on LIFTED_PORT."""
+    nginx = shutil.which("nginx")
+    if nginx is None:
+        sys.exit("nginx not found: run scripts/up first")
+    with tempfile.TemporaryDirectory(prefix="mss-bench-gw-") as prefix:
+        # NGINX's workers drop root: they must reach the config, njs module and cache.
+        os.chmod(prefix, 0o755)  # noqa: S103
+        env = {
+            **os.environ,
+            **LIFTED_LIMITS,
+            "MSS_GATEWAY_HTTP_PORT": str(LIFTED_PORT),
+            "MSS_GATEWAY_HTTPS_PORT": str(LIFTED_PORT + 363),
+            # The running gateway's dev certificate: no need to make another.
+            "MSS_TLS_CERT": str(RUN_DIR / "nginx" / "tls" / "dev-cert.pem"),
+            "MSS_TLS_KEY": str(RUN_DIR / "nginx" / "tls" / "dev-key.pem"),
+        }
+        render = [sys.executable, str(ROOT / "nginx" / "render.py"), "--out", prefix]
+        subprocess.run(render, env=env, check=True, capture_output=True)
+        conf = str(Path(prefix) / "nginx.conf")
+        process = subprocess.Popen(
+            [nginx, "-p", prefix, "-c", conf, "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    httpx.get(LIFTED_GATEWAY + "/health", timeout=1.0)
+                    break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline or process.poll() is not None:
+                        sys.exit("the lifted-limits gateway did not start")
+                    time.sleep(0.1)
+            yield LIFTED_GATEWAY
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
 def load(name: str, url: str, auth: str, unique_sub: bool, args: argparse.Namespace) -> Leg:
     if shutil.which("wrk"):
         return run_wrk(name, url, auth, unique_sub, args.seconds, args.concurrency)
@@ -301,6 +358,10 @@ def main() -> None:
     )
     try:
         api_direct = load("api direct :8102", ORGANIZATION + API_PATH, auth, False, args)
+        with lifted_gateway() as lifted:
+            api_lifted = load(
+                f"api gateway :{LIFTED_PORT} lifted", lifted + API_PATH, auth, False, args
+            )
         api_gateway = load("api gateway :8080", GATEWAY + API_PATH, auth, False, args)
         jwks_direct = load("jwks direct :8101", IDENTITY + JWKS_PATH, "", True, args)
         jwks_gateway = load("jwks gateway :8080", GATEWAY + JWKS_PATH, "", True, args)
@@ -310,8 +371,9 @@ def main() -> None:
 
     print(f"\nGET {API_PATH} (one minted super_admin token):")
     report(api_direct)
+    report(api_lifted)
     report(api_gateway)
-    compare("api", api_direct, api_gateway)
+    compare("api, limits lifted", api_direct, api_lifted)
     capped = api_gateway.limited > 0.1 * max(1, api_gateway.requests)
     if capped:
         print(
@@ -319,7 +381,7 @@ def main() -> None:
             f"(50 r/s, burst 100) and per-org limits answered {api_gateway.limited} of "
             f"{api_gateway.requests} with 429, so the gateway leg measures the rate limiter, "
             "not the authenticated proxy path. Real throughput is capped per user/org by "
-            "design; the unlimited comparison below measures the proxy itself."
+            "design; the lifted-limits leg above measures the authenticated proxy path."
         )
     print(f"\nGET {JWKS_PATH} (public; unlimited comparison, unique dummy-bearer sub per request):")
     report(jwks_direct)

@@ -21,6 +21,10 @@ def session_key(session_id: UUID) -> str:
     return f"session:{session_id}"
 
 
+def _group_key(group: str) -> str:
+    return f"session-group:{group}"
+
+
 class SessionStore:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
@@ -31,9 +35,35 @@ class SessionStore:
         except RedisError as exc:
             raise ServiceUnavailable("Session store unavailable") from exc
 
-    async def activate(self, session_id: UUID, user_id: UUID, ttl_s: int = SESSION_TTL_S) -> None:
+    async def activate(
+        self,
+        session_id: UUID,
+        user_id: UUID,
+        ttl_s: int = SESSION_TTL_S,
+        *,
+        group: str | None = None,
+    ) -> None:
+        """`group`: also remember the session under that name, for `revoke_group`."""
         try:
-            await self._redis.set(session_key(session_id), str(user_id), ex=ttl_s)
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.set(session_key(session_id), str(user_id), ex=ttl_s)
+                if group is not None:
+                    pipe.sadd(_group_key(group), str(session_id))
+                    # The group outlives each member's key by its own ttl at most.
+                    pipe.expire(_group_key(group), ttl_s, gt=True)
+                    pipe.expire(_group_key(group), ttl_s, nx=True)
+                await pipe.execute()
+        except RedisError as exc:
+            raise ServiceUnavailable("Session store unavailable") from exc
+
+    async def revoke_group(self, group: str) -> int:
+        """End every session activated under `group`; returns how many were live."""
+        try:
+            members = await self._redis.smembers(_group_key(group))
+            keys = [f"session:{m.decode() if isinstance(m, bytes) else m}" for m in members]
+            ended = int(await self._redis.delete(*keys)) if keys else 0
+            await self._redis.delete(_group_key(group))
+            return ended
         except RedisError as exc:
             raise ServiceUnavailable("Session store unavailable") from exc
 

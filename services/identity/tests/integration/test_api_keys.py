@@ -163,16 +163,24 @@ async def test_only_a_super_admin_manages_keys(
     assert response.status_code == 403
 
 
-async def test_a_revoked_key_cannot_be_exchanged(
+async def test_a_revoked_key_cannot_be_exchanged_and_its_tokens_die_at_once(
     client: httpx.AsyncClient, admin: dict[str, str], org_id: uuid.UUID
 ) -> None:
     created = await _create(client, admin, org_id, ["users:read"])
-    assert (await _exchange(client, created["key"])).status_code == 200
+    issued = [await _exchange(client, created["key"]) for _ in range(2)]
+    assert [r.status_code for r in issued] == [200, 200]
+    tokens = [_bearer(r.json()["data"]["accessToken"]) for r in issued]
+    for token in tokens:
+        assert (await client.get("/api/users", headers=token)).status_code == 200
     revoked = await client.delete(f"/api/api-keys/{created['id']}", headers=admin)
     assert revoked.status_code == 204
     refused = await _exchange(client, created["key"])
     assert refused.status_code == 401
     assert refused.json()["code"] == "INVALID_CREDENTIALS"
+    for token in tokens:
+        dead = await client.get("/api/users", headers=token)
+        assert dead.status_code == 401
+        assert dead.json()["code"] == "SESSION_REVOKED"
     listed = await client.get("/api/api-keys", params={"orgId": str(org_id)}, headers=admin)
     assert listed.json()["data"][0]["revokedAt"] is not None
 

@@ -64,12 +64,17 @@ async def list_keys(org_id: UUID | None, deps: AuthDeps) -> list[ApiKey]:
         return await ApiKeyRepository(uow).list_keys(org_id)
 
 
+def _sessions_of(key_id: UUID) -> str:
+    return f"api_key:{key_id}"
+
+
 async def revoke_key(key_id: UUID, deps: AuthDeps) -> None:
-    """Tokens already issued simply expire (15 min); no new one is ever issued."""
+    """No new token is issued, and the tokens already issued stop working at once."""
     async with deps.uow(OrgScope.everything()) as uow:
         if not await ApiKeyRepository(uow).revoke(key_id, datetime.now(UTC)):
             raise ApiKeyNotFound(str(key_id))
         await uow.commit()
+    await deps.sessions.revoke_group(_sessions_of(key_id))
 
 
 async def exchange_key(key: str, deps: AuthDeps) -> IssuedToken:
@@ -86,7 +91,9 @@ async def exchange_key(key: str, deps: AuthDeps) -> IssuedToken:
     ttl_s = deps.settings.access_token_ttl_s
     session_id = uuid4()
     # Live in Redis for exactly the token's life, so every service's session check passes.
-    await deps.sessions.activate(session_id, api_key.id, ttl_s=ttl_s)
+    await deps.sessions.activate(
+        session_id, api_key.id, ttl_s=ttl_s, group=_sessions_of(api_key.id)
+    )
     return issue_access_token(
         key=(signing := deps.keys.current()).active,
         kid=signing.active_kid,

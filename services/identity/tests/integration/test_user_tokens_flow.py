@@ -500,3 +500,48 @@ async def test_the_invitation_is_published_with_its_token_and_leaves_the_outbox(
     )
     assert stored == _sha256(token)
     assert stored not in event.model_dump_json()
+
+
+async def test_a_changed_email_is_unverified_until_the_mailed_link_is_used(
+    client: httpx.AsyncClient, world: World, mint_token: TokenFactory, admin_db: asyncpg.Connection
+) -> None:
+    user = await _active_user(client, world, mint_token, admin_db)
+    admin = _bearer(
+        await mint_token(role=Role.SUPER_ADMIN, org_id=world.provider, user_id=world.admin_id)
+    )
+    address = f"moved-{uuid.uuid4().hex[:8]}@Example.com"
+    changed = await client.put(f"/api/users/{user['id']}", json={"email": address}, headers=admin)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["data"]["email"] == address.lower()
+    assert changed.json()["data"]["emailVerified"] is False
+
+    (requested,) = await _events(admin_db, user["id"], "auth.email.verification_requested")
+    assert requested.data["email"] == address.lower()
+    token = str(requested.data["verificationToken"])
+    assert (await client.post("/api/auth/email/verify", json={"token": token})).status_code == 204
+    assert await admin_db.fetchval(
+        "SELECT email_verified FROM identity.users WHERE id = $1", uuid.UUID(user["id"])
+    )
+
+    # Verified now: asking again sends nothing.
+    login = await _login(client, address, CHOSEN)
+    assert login.status_code == 200, login.text
+    own = _bearer(login.json()["data"]["accessToken"])
+    assert (await client.post("/api/auth/email/verification", headers=own)).status_code == 202
+    assert len(await _events(admin_db, user["id"], "auth.email.verification_requested")) == 1
+
+
+async def test_an_email_already_used_in_the_org_cannot_be_taken(
+    client: httpx.AsyncClient, world: World, mint_token: TokenFactory
+) -> None:
+    first, second = (
+        await _invite(client, world, mint_token),
+        await _invite(client, world, mint_token),
+    )
+    admin = _bearer(
+        await mint_token(role=Role.SUPER_ADMIN, org_id=world.provider, user_id=world.admin_id)
+    )
+    taken = await client.put(
+        f"/api/users/{second['id']}", json={"email": first["email"]}, headers=admin
+    )
+    assert taken.status_code == 409, taken.text

@@ -34,6 +34,7 @@ EXPECTED = {
     ("POST", "/api/auth/mfa/disable"): {SIGNED_IN},
     ("POST", "/api/auth/mfa/backup-codes"): {SIGNED_IN},
     ("POST", "/api/auth/password/change"): {SIGNED_IN},
+    ("POST", "/api/auth/email/verification"): {SIGNED_IN},  # extension: resend the link
     ("GET", "/api/api-keys"): {"api_keys:manage"},
     ("POST", "/api/api-keys"): {"api_keys:manage"},
     ("DELETE", "/api/api-keys/{id}"): {"api_keys:manage"},

@@ -237,6 +237,15 @@ async def reset_password(body: ResetPasswordBody, request: Request, d: Deps) -> 
     return Response(status_code=204)
 
 
+@router.post("/api/auth/email/verification", status_code=202)
+async def send_email_verification(principal: SignedIn, request: Request, d: Deps) -> Response:
+    """Extension: (re)send the caller's verification link; nothing is sent when verified."""
+    await recovery.request_email_verification(
+        principal.user_id, d, principal.scope, event_context(request, principal)
+    )
+    return Response(status_code=202)
+
+
 @router.post("/api/auth/email/verify", status_code=204)
 async def verify_email(body: VerifyEmailBody, request: Request, d: Deps) -> Response:
     await recovery.verify_email(body.token, d, event_context(request, None))

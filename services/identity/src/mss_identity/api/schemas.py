@@ -161,6 +161,7 @@ class UserCreateBody(UserCreateFields):
 class UserUpdateBody(ApiInput):
     """`PUT /api/users/{id}`: only these fields; the status only active or inactive."""
 
+    email: str | None = Field(default=None, min_length=3, max_length=255, pattern=EMAIL_PATTERN)
     first_name: str | None = Field(default=None, min_length=1, max_length=100)
     last_name: str | None = Field(default=None, min_length=1, max_length=100)
     role: Role | None = None

@@ -139,6 +139,7 @@ async def update_user(
     user_id: UUID, body: UserUpdateBody, principal: Updater, request: Request, d: Deps
 ) -> Envelope[UserRead]:
     changes = users.UserChanges(
+        email=body.email,
         first_name=body.first_name,
         last_name=body.last_name,
         role=body.role,

@@ -166,29 +166,40 @@ async def reset_password(token: str, new: str, deps: AuthDeps, ctx: EventContext
     return updated
 
 
+async def add_verification_request(
+    uow: UnitOfWork, user: User, ctx: EventContext, now: datetime
+) -> None:
+    """Issue an email-verification token and the event that mails it; the caller commits."""
+    token, expires_at = await issue_user_token(
+        IdentityRepository(uow), user, TokenPurpose.EMAIL_VERIFICATION, now
+    )
+    await uow.outbox.add(
+        new_event(
+            EmailVerificationRequested(
+                email=user.email, verification_token=token, expires_at=expires_at
+            ),
+            aggregate_id=user.id,
+            organization_id=user.org_id,
+            version=user.version,
+            context=ctx,
+        )
+    )
+
+
 async def request_email_verification(
     user_id: UUID, deps: AuthDeps, scope: OrgScope, ctx: EventContext
-) -> None:
-    """Mail a verification link (24 h) to the user's address."""
+) -> bool:
+    """Mail a verification link to the user's address; False when already verified."""
     now = datetime.now(UTC)
     async with deps.uow(scope) as uow:
-        repo = IdentityRepository(uow)
-        user = await repo.user(user_id)
+        user = await IdentityRepository(uow).user(user_id)
         if user is None or user.status is UserStatus.INACTIVE:
             raise InvalidUserToken()
-        token, expires_at = await issue_user_token(repo, user, TokenPurpose.EMAIL_VERIFICATION, now)
-        await uow.outbox.add(
-            new_event(
-                EmailVerificationRequested(
-                    email=user.email, verification_token=token, expires_at=expires_at
-                ),
-                aggregate_id=user.id,
-                organization_id=user.org_id,
-                version=user.version,
-                context=ctx,
-            )
-        )
+        if user.email_verified:
+            return False
+        await add_verification_request(uow, user, ctx, now)
         await uow.commit()
+    return True
 
 
 async def verify_email(token: str, deps: AuthDeps, ctx: EventContext) -> None:

@@ -28,7 +28,11 @@ from mss_db import OrgScope, UnitOfWork, UnitOfWorkFactory
 from mss_identity.adapters.passwords import PasswordHasher
 from mss_identity.adapters.repository import IdentityRepository, UserFilter
 from mss_identity.application.auth import AuthDeps, end_sessions
-from mss_identity.application.recovery import add_reset_request, issue_user_token
+from mss_identity.application.recovery import (
+    add_reset_request,
+    add_verification_request,
+    issue_user_token,
+)
 from mss_identity.domain.user_rules import EmailTaken
 from mss_identity.domain.user_tokens import TokenPurpose
 from mss_identity.domain.users import OrgRef, User, UserStatus, normalize_email
@@ -187,6 +191,7 @@ class NewUser:
 
 @dataclass(frozen=True, slots=True)
 class UserChanges:
+    email: str | None = None
     first_name: str | None = None
     last_name: str | None = None
     role: Role | None = None
@@ -329,7 +334,8 @@ async def _deactivate(uow: UnitOfWork, user: User, now: datetime) -> User:
 async def update_user(
     user_id: UUID, changes: UserChanges, actor: Actor, deps: AuthDeps, ctx: EventContext
 ) -> User:
-    """Names, role (fit for the org, grantable by the actor), status active/inactive."""
+    """Email (unverified until the mailed link is used), names, role (fit for the org,
+    grantable by the actor), status active/inactive."""
     now = datetime.now(UTC)
     deactivated = False
     async with deps.uow(actor.scope) as uow:
@@ -337,6 +343,12 @@ async def update_user(
         user = await _managed_user(repo, user_id, actor)
         values: dict[str, Any] = {}
         changed: list[str] = []
+        email = normalize_email(changes.email) if changes.email is not None else None
+        if email is not None and email != user.email:
+            if await repo.email_taken(user.org_id, email):
+                raise EmailTaken(email)
+            values.update(email=email, email_verified=False)
+            changed.append("email")
         if changes.first_name is not None and changes.first_name != user.first_name:
             values["first_name"] = changes.first_name
             changed.append("firstName")
@@ -375,6 +387,9 @@ async def update_user(
             await repo.use_user_tokens(user.id, now)
         updated = await repo.change_user(user.id, now, **values)
         await uow.outbox.add(_updated_event(updated, changed, ctx))
+        if "email" in changed and updated.status is UserStatus.ACTIVE:
+            # An invited user's address is verified by accepting the invitation instead.
+            await add_verification_request(uow, updated, ctx, now)
         await uow.commit()
     if deactivated:
         await end_sessions(deps, ctx, scope=actor.scope, reason="user_deactivated", user_id=user.id)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from datetime import timedelta
 
+import asyncpg
 import httpx
 import pytest
 
@@ -177,3 +180,48 @@ async def test_suspending_the_organization_ends_its_sessions_and_blocks_login(
     await apply_once(identity_runtime.uow, stale, effect)
     assert (await client.get("/api/auth/me", headers=_bearer(survivor))).status_code == 200
     assert (await _login(client, account)).status_code == 200
+
+
+async def _idle_for(db: asyncpg.Connection, refresh_token: str, minutes: int) -> None:
+    """Pretend the session was last used `minutes` ago."""
+    await db.execute(
+        "UPDATE identity.user_sessions SET last_used_at = now() - make_interval(mins => $2) "
+        "WHERE id = (SELECT session_id FROM identity.refresh_tokens WHERE token_hash = $1)",
+        hashlib.sha256(refresh_token.encode()).hexdigest(),
+        minutes,
+    )
+
+
+async def test_sessions_expire_after_30_idle_minutes_or_the_orgs_shorter_limits(
+    client: httpx.AsyncClient, new_account: AccountFactory, admin_db: asyncpg.Connection
+) -> None:
+    default, strict = await new_account(PASSWORD), await new_account(PASSWORD)
+    await admin_db.execute(
+        "UPDATE identity.org_directory SET settings = $2::jsonb WHERE id = $1",
+        strict.org_id,
+        '{"sessionIdleMinutes": 5, "sessionAbsoluteHours": 1}',
+    )
+    pairs = {}
+    for account in (default, strict):
+        login = await _login(client, account)
+        assert login.status_code == 200, login.text
+        pairs[account.org_id] = login.json()["data"]["refreshToken"]
+
+    lifetime = await admin_db.fetchval(
+        "SELECT expires_at - created_at FROM identity.user_sessions WHERE user_id = $1",
+        strict.user_id,
+    )
+    assert abs(lifetime - timedelta(hours=1)) < timedelta(seconds=5)
+
+    for account in (default, strict):
+        await _idle_for(admin_db, pairs[account.org_id], minutes=6)
+    fine = await client.post("/api/auth/refresh", json={"refreshToken": pairs[default.org_id]})
+    assert fine.status_code == 200, fine.text
+    idle = await client.post("/api/auth/refresh", json={"refreshToken": pairs[strict.org_id]})
+    assert idle.status_code == 401
+
+    await _idle_for(admin_db, fine.json()["data"]["refreshToken"], minutes=31)
+    stale = await client.post(
+        "/api/auth/refresh", json={"refreshToken": fine.json()["data"]["refreshToken"]}
+    )
+    assert stale.status_code == 401

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -95,12 +95,16 @@ def _like(text: str) -> str:
 
 
 def _org(row: Row[Any]) -> OrgRef:
+    settings = row.settings or {}
+    idle, absolute = settings.get("sessionIdleMinutes"), settings.get("sessionAbsoluteHours")
     return OrgRef(
         id=row.id,
         name=row.name,
         type=OrganizationType(row.type),
         status=row.status,
-        mfa_required=bool((row.settings or {}).get("mfaRequired", False)),
+        mfa_required=bool(settings.get("mfaRequired", False)),
+        session_idle=timedelta(minutes=idle) if isinstance(idle, int) else None,
+        session_absolute=timedelta(hours=absolute) if isinstance(absolute, int) else None,
     )
 
 

@@ -218,7 +218,8 @@ async def _open_session(
         ip=cmd.ip_address,
         user_agent=cmd.user_agent,
         now=now,
-        expires_at=now + timedelta(seconds=deps.settings.session_absolute_ttl_s),
+        expires_at=now
+        + org.absolute_limit(timedelta(seconds=deps.settings.session_absolute_ttl_s)),
     )
     await repo.add_refresh_token(
         token_hash=refresh_token_hash(refresh),
@@ -356,7 +357,7 @@ async def refresh(refresh_token: str, deps: AuthDeps, ctx: EventContext) -> Logi
     """Rotate: the presented token dies, a new pair is issued (RFC 9700 §4.14.2)."""
     presented = refresh_token_hash(refresh_token)
     now = datetime.now(UTC)
-    idle = timedelta(seconds=deps.settings.session_idle_ttl_s)
+    platform_idle = timedelta(seconds=deps.settings.session_idle_ttl_s)
     async with deps.uow(OrgScope.everything()) as uow:
         repo = IdentityRepository(uow)
         known = await repo.refresh_token(presented)
@@ -376,9 +377,9 @@ async def refresh(refresh_token: str, deps: AuthDeps, ctx: EventContext) -> Logi
         user = await repo.user(session.user_id)
         org = await repo.org(session.org_id)
         if (
-            not session.usable(now, idle)
+            org is None
+            or not session.usable(now, org.idle_limit(platform_idle))
             or user is None
-            or org is None
             or not org.active
             or not user.can_log_in()
         ):

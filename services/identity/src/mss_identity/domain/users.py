@@ -23,10 +23,20 @@ class OrgRef:
     type: OrganizationType
     status: str
     mfa_required: bool = False
+    # The organization's own, shorter session limits (settings), when it has set them.
+    session_idle: timedelta | None = None
+    session_absolute: timedelta | None = None
 
     @property
     def active(self) -> bool:
         return self.status == "active"
+
+    def idle_limit(self, platform: timedelta) -> timedelta:
+        """Organizations may shorten the platform's limits, never lengthen them."""
+        return min(platform, self.session_idle or platform)
+
+    def absolute_limit(self, platform: timedelta) -> timedelta:
+        return min(platform, self.session_absolute or platform)
 
 
 @dataclass(frozen=True, slots=True)

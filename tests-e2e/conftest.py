@@ -220,3 +220,21 @@ def tenant_cast(
         accounts=accounts,
         admin_b=made[-1],
     )
+
+
+# --- minted access tokens ----------------------------------------------------------------
+
+from support import TokenMinter  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def minter() -> Iterator[TokenMinter]:
+    """Mints real access tokens with the dev signing key, their sessions live in Redis
+    (support.TokenMinter): act as any role of any organization without logging in. Every
+    session key set is deleted at the end of the run."""
+    try:
+        made = TokenMinter()
+    except FileNotFoundError as exc:
+        pytest.fail(str(exc))
+    yield made
+    made.close()

@@ -6,6 +6,7 @@ import email
 import mailbox
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,10 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import httpx
+import jwt
+import redis
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from tenacity import (
     Retrying,
     retry_if_exception_type,
@@ -216,3 +221,97 @@ def invite_user(
             assert invited.status_code != 404, invited.text
     user: dict[str, Any] = assert_data(invited, 201)
     return user, address
+
+
+# --- minted access tokens (act as any role of any organization without a login) ---------
+
+TOKEN_ISSUER = "mss-identity"
+TOKEN_AUDIENCE = "mss-platform"
+TOKEN_TTL_S = 15 * 60
+SESSION_TTL_S = 15 * 60 + 30
+REDIS_URL = os.environ.get("MSS_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def run_dir() -> Path:
+    """MSS_RUN_DIR, default `.run/` at the repository root."""
+    return Path(os.environ.get("MSS_RUN_DIR") or ROOT / ".run")
+
+
+@dataclass(frozen=True)
+class Minted:
+    """A token minted with the dev key, and whose session it belongs to."""
+
+    token: str
+    sub: str
+    sid: str
+    org: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return bearer(self.token)
+
+
+class TokenMinter:
+    """Mints access tokens exactly as identity does (ES256, the active dev signing key = the
+    newest PEM under `MSS_RUN_DIR/keys/signing/`, kid = file stem) and marks their session
+    live in Redis (`session:{sid}` → sub), so the gateway and the services accept them.
+
+    `mint()` makes a new random user/session/org, super_admin of an MSS provider by
+    default; claims given as keywords replace those (e.g. `org=<id>, orgType="customer",
+    role="admin"`), `kid_override=` replaces the header's kid, `live=False` leaves the
+    session key unset. `close()` deletes every session key set and closes Redis.
+    """
+
+    def __init__(self, signing_dir: Path | None = None, redis_url: str = REDIS_URL) -> None:
+        directory = signing_dir or run_dir() / "keys" / "signing"
+        files = sorted(directory.glob("*.pem"))
+        if not files:
+            raise FileNotFoundError(f"no dev signing key under {directory}: run scripts/up")
+        key = serialization.load_pem_private_key(files[-1].read_bytes(), password=None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        self.kid: str = files[-1].stem
+        self.key = key
+        self.sessions = redis.Redis.from_url(redis_url, socket_timeout=5)
+        self._created: list[str] = []
+
+    def mint(self, *, live: bool = True, kid_override: str | None = None, **claims: Any) -> Minted:
+        now = int(time.time())
+        body: dict[str, Any] = {
+            "iss": TOKEN_ISSUER,
+            "aud": TOKEN_AUDIENCE,
+            "sub": str(uuid.uuid4()),
+            "sid": str(uuid.uuid4()),
+            "org": str(uuid.uuid4()),
+            "orgType": "mss_provider",
+            "role": "super_admin",
+            "amr": ["pwd"],
+            "iat": now,
+            "nbf": now,
+            "exp": now + TOKEN_TTL_S,
+            "jti": uuid.uuid4().hex,
+            **claims,
+        }
+        token = jwt.encode(
+            body,
+            self.key,
+            algorithm="ES256",
+            headers={"kid": kid_override or self.kid, "typ": "at+jwt"},
+        )
+        if live:
+            name = f"session:{body['sid']}"
+            self.sessions.set(name, str(body["sub"]), ex=SESSION_TTL_S)
+            self._created.append(name)
+        return Minted(token=token, sub=str(body["sub"]), sid=str(body["sid"]), org=body["org"])
+
+    def __call__(self, **kwargs: Any) -> Minted:
+        return self.mint(**kwargs)
+
+    def customer(self, org_id: str, role: str = "admin", **claims: Any) -> Minted:
+        """A token of a (fresh, random) user holding customer `role` in org `org_id`."""
+        return self.mint(org=org_id, orgType="customer", role=role, **claims)
+
+    def close(self) -> None:
+        if self._created:
+            self.sessions.delete(*self._created)
+            self._created.clear()
+        self.sessions.close()

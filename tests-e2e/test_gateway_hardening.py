@@ -2,11 +2,12 @@
 minted tokens, revocation despite the introspection cache, rate limits, spoofed
 forwarding/identity headers, and unknown paths.
 
-Tokens are minted here with the dev signing key (the newest PEM under
+Tokens are minted with the dev signing key (the newest PEM under
 `MSS_RUN_DIR/keys/signing/`, kid = file stem) exactly as identity makes them, for a random
-user, session and organization; the test sets the session's Redis key (`session:{sid}`)
-itself and deletes it afterwards. A minted user has its own `sub` and `org`, so its
-per-user and per-organization rate-limit buckets are its own.
+user, session and organization, by the session fixture `minter` (support.TokenMinter),
+which sets the session's Redis key (`session:{sid}`) itself and deletes it afterwards. A
+minted user has its own `sub` and `org`, so its per-user and per-organization rate-limit
+buckets are its own.
 
 Environment: MSS_GATEWAY_URL (default http://127.0.0.1:8080), MSS_GATEWAY_HTTPS_URL
 (default https://127.0.0.1:8443), MSS_GATEWAY_CA_BUNDLE (default the dev certificate
@@ -31,11 +32,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import jwt
 import pytest
 import redis
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from support import Minted, TokenMinter
 from tenacity import (
     Retrying,
     retry_if_exception_type,
@@ -50,12 +49,8 @@ RUN_DIR = Path(os.environ.get("MSS_RUN_DIR") or ROOT / ".run")
 GATEWAY_URL = os.environ.get("MSS_GATEWAY_URL", "http://127.0.0.1:8080").rstrip("/")
 HTTPS_URL = os.environ.get("MSS_GATEWAY_HTTPS_URL", "https://127.0.0.1:8443").rstrip("/")
 CA_BUNDLE = Path(os.environ.get("MSS_GATEWAY_CA_BUNDLE") or RUN_DIR / "nginx/tls/dev-cert.pem")
-REDIS_URL = os.environ.get("MSS_REDIS_URL", "redis://127.0.0.1:6379/0")
 
-ISSUER = "mss-identity"
-AUDIENCE = "mss-platform"
 TOKEN_TTL_S = 15 * 60
-SESSION_TTL_S = 15 * 60 + 30
 
 PROTECTED = "/api/organizations"
 # Routed by the gateway to the security service, which does not run yet: once the token
@@ -113,20 +108,6 @@ def hsts_max_age(response: httpx.Response) -> int:
     return int(match.group(1))
 
 
-@dataclass(frozen=True)
-class Minted:
-    """A token minted with the dev key, and whose session it belongs to."""
-
-    token: str
-    sub: str
-    sid: str
-    org: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
 Mint = Callable[..., Minted]
 
 
@@ -151,63 +132,17 @@ def gw_tls() -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(scope="module")
-def signing_key() -> tuple[str, ec.EllipticCurvePrivateKey]:
-    """The active dev signing key (newest PEM by name) and its kid, as identity picks it."""
-    files = sorted((RUN_DIR / "keys" / "signing").glob("*.pem"))
-    if not files:
-        pytest.fail(f"no dev signing key under {RUN_DIR / 'keys' / 'signing'}: run scripts/up")
-    key = serialization.load_pem_private_key(files[-1].read_bytes(), password=None)
-    assert isinstance(key, ec.EllipticCurvePrivateKey)
-    return files[-1].stem, key
-
-
-@pytest.fixture(scope="module")
-def sessions() -> Iterator[redis.Redis]:
+def sessions(minter: TokenMinter) -> redis.Redis:
     """The Redis holding `session:{sid}` keys."""
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
-    yield client
-    client.close()
+    return minter.sessions
 
 
 @pytest.fixture(scope="module")
-def mint(
-    signing_key: tuple[str, ec.EllipticCurvePrivateKey], sessions: redis.Redis
-) -> Iterator[Mint]:
+def mint(minter: TokenMinter) -> Mint:
     """Mints an access token for a new random user/session/org (super_admin of an MSS
     provider by default); `live=True` sets the session key. Overrides replace claims,
-    `kid=` the header's kid. Every session key set is deleted at the end."""
-    kid, key = signing_key
-    created: list[str] = []
-
-    def make(*, live: bool = True, kid_override: str | None = None, **claims: Any) -> Minted:
-        now = int(time.time())
-        sub, sid, org = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
-        body: dict[str, Any] = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": sub,
-            "sid": sid,
-            "org": org,
-            "orgType": "mss_provider",
-            "role": "super_admin",
-            "amr": ["pwd"],
-            "iat": now,
-            "nbf": now,
-            "exp": now + TOKEN_TTL_S,
-            "jti": uuid.uuid4().hex,
-            **claims,
-        }
-        token = jwt.encode(
-            body, key, algorithm="ES256", headers={"kid": kid_override or kid, "typ": "at+jwt"}
-        )
-        if live:
-            sessions.set(f"session:{body['sid']}", str(body["sub"]), ex=SESSION_TTL_S)
-            created.append(f"session:{body['sid']}")
-        return Minted(token=token, sub=str(body["sub"]), sid=str(body["sid"]), org=body["org"])
-
-    yield make
-    if created:
-        sessions.delete(*created)
+    `kid_override=` the header's kid. Every session key set is deleted at the end."""
+    return minter.mint
 
 
 # --- TLS and response headers ------------------------------------------------------------

@@ -41,6 +41,9 @@ class TenantTable:
 
 TENANT_TABLES = (
     TenantTable("organization", "organizations", "id", "id"),
+    TenantTable("organization", "technician_access", "org_id", "id"),
+    TenantTable("organization", "remote_access_sessions", "org_id", "id"),
+    TenantTable("organization", "staff_directory", "org_id", "user_id"),
     TenantTable("identity", "users", "org_id", "id"),
     TenantTable("identity", "user_sessions", "org_id", "id"),
     TenantTable("identity", "org_directory", "id", "id"),
@@ -84,7 +87,36 @@ async def _seed_organization(conn: asyncpg.Connection, org: uuid.UUID) -> dict[s
         org,
         f"Tenant {org.hex[:6]}",
     )
-    return {"organizations": [org]}
+    grant, session, staff = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO organization.technician_access (id, org_id, technician_id, access_level, "
+        "granted_by, expires_at, allowed_services) "
+        "VALUES ($1, $2, $3, 'standard', $3, $4, '[\"ssh\"]')",
+        grant,
+        org,
+        staff,
+        datetime.now(UTC) + timedelta(hours=1),
+    )
+    await conn.execute(
+        "INSERT INTO organization.remote_access_sessions (id, org_id, technician_id, grant_id, "
+        "service, justification) VALUES ($1, $2, $3, $4, 'ssh', 'rls test')",
+        session,
+        org,
+        staff,
+        grant,
+    )
+    await conn.execute(
+        "INSERT INTO organization.staff_directory (user_id, org_id, role, status, version) "
+        "VALUES ($1, $2, 'technician', 'active', 1)",
+        staff,
+        org,
+    )
+    return {
+        "organizations": [org],
+        "technician_access": [grant],
+        "remote_access_sessions": [session],
+        "staff_directory": [staff],
+    }
 
 
 async def _seed_identity(conn: asyncpg.Connection, org: uuid.UUID) -> dict[str, list[object]]:

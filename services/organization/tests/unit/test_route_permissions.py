@@ -12,6 +12,13 @@ EXPECTED = {
     ("POST", "/api/organizations/{id}/reactivate"): {"organizations:update"},
     ("GET", "/api/organizations/{id}/settings"): {"organizations:read"},
     ("PUT", "/api/organizations/{id}/settings"): {"organizations:update"},
+    ("POST", "/api/organizations/{id}/technician-access"): {"organizations:update"},
+    ("GET", "/api/organizations/{id}/technician-access"): {"organizations:read"},
+    ("GET", "/api/technician-access"): {"customer_access:read"},
+    ("POST", "/api/technician-access/{id}/revoke"): {"organizations:update"},
+    ("POST", "/api/remote-access-sessions"): {"remote_access:create"},
+    ("GET", "/api/remote-access-sessions"): {"remote_access:create | audit:read"},
+    ("POST", "/api/remote-access-sessions/{id}/end"): {"remote_access:create"},
 }
 
 
@@ -23,3 +30,8 @@ def test_routes_check_the_documented_permission() -> None:
     table = route_permissions(create_app())
     for route, permissions in EXPECTED.items():
         assert table[route] == permissions, route
+
+
+def test_no_route_goes_unlisted() -> None:
+    listed = {key for key in route_permissions(create_app()) if key[1].startswith("/api/")}
+    assert listed == set(EXPECTED)

@@ -20,7 +20,7 @@ from mss_organization.api.schemas import (
 from mss_organization.application import organizations as use
 from mss_organization.domain.organization import OrganizationStatus
 from mss_organization.domain.settings import OrganizationSettingsModel
-from mss_service import ServiceRuntime, event_context, runtime
+from mss_service import ServiceRuntime, event_context, record_access, runtime
 from mss_web.envelope import Envelope, PageEnvelope, PageParams, page_params
 
 router = APIRouter(prefix="/api/organizations", tags=["organizations"])
@@ -51,6 +51,7 @@ async def create_organization(
 @router.get("", response_model=PageEnvelope[OrganizationRead])
 async def list_organizations(
     principal: Reader,
+    request: Request,
     rt: Runtime,
     page: Annotated[PageParams, Depends(page_params)],
     type: Annotated[OrganizationType | None, Query()] = None,
@@ -62,13 +63,17 @@ async def list_organizations(
         orgs, total = await use.list_organizations(
             where, offset=page.offset, limit=page.limit, uow=uow
         )
+    record_access(request, principal, resource_type="organization", org_ids=(o.id for o in orgs))
     return PageEnvelope(data=[OrganizationRead.of(o) for o in orgs], meta=page.meta(total))
 
 
 @router.get("/{id}", response_model=Envelope[OrganizationRead])
-async def get_organization(id: UUID, principal: Reader, rt: Runtime) -> Envelope[OrganizationRead]:
+async def get_organization(
+    id: UUID, principal: Reader, request: Request, rt: Runtime
+) -> Envelope[OrganizationRead]:
     async with rt.uow(principal.scope) as uow:
         org = await use.get_organization(id, uow=uow)
+    record_access(request, principal, resource_type="organization", org_ids=[id], resource_id=id)
     return Envelope(data=OrganizationRead.of(org))
 
 
@@ -109,10 +114,13 @@ async def reactivate_organization(
 
 @router.get("/{id}/settings", response_model=Envelope[OrganizationSettingsModel])
 async def get_settings(
-    id: UUID, principal: Reader, rt: Runtime
+    id: UUID, principal: Reader, request: Request, rt: Runtime
 ) -> Envelope[OrganizationSettingsModel]:
     async with rt.uow(principal.scope) as uow:
         org = await use.get_organization(id, uow=uow)
+    record_access(
+        request, principal, resource_type="organization_settings", org_ids=[id], resource_id=id
+    )
     return Envelope(data=OrganizationSettingsModel.model_validate(org.settings))
 
 

@@ -124,10 +124,9 @@ def grant(schema: str, table: str, privileges: Iterable[str]) -> None:
     op.execute(f"GRANT {', '.join(privileges)} ON {schema}.{table} TO {app_role(schema)}")
 
 
-def enable_tenant_rls(schema: str, table: str, column: str = "org_id") -> None:
+def tenant_rls_sql(schema: str, table: str, column: str = "org_id") -> str:
     """ENABLE + FORCE RLS with the one tenant policy: no scope set → no rows."""
-    run_sql(
-        f"""
+    return f"""
         ALTER TABLE {schema}.{table} ENABLE ROW LEVEL SECURITY;
         ALTER TABLE {schema}.{table} FORCE ROW LEVEL SECURITY;
         CREATE POLICY tenant_isolation ON {schema}.{table}
@@ -137,4 +136,7 @@ def enable_tenant_rls(schema: str, table: str, column: str = "org_id") -> None:
                     NULLIF(current_setting('app.org_ids', true), ''), ',')) AS uuid[]))
             );
         """
-    )
+
+
+def enable_tenant_rls(schema: str, table: str, column: str = "org_id") -> None:
+    run_sql(tenant_rls_sql(schema, table, column))

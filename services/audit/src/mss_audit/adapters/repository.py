@@ -15,6 +15,7 @@ from mss_audit.adapters.tables import audit_logs, events
 from mss_audit.domain.chain import GENESIS, AuditEntry, ChainLink, entry_hash
 from mss_contracts.events import EventEnvelope
 from mss_db import UnitOfWork
+from mss_db.scope import in_scope
 
 WALK_BATCH = 1000
 
@@ -61,6 +62,7 @@ class StoredLog:
 class AuditRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self._conn = uow.conn
+        self._scope = uow.scope
 
     async def store_event(self, envelope: EventEnvelope) -> bool:
         """Keep the (redacted) event; False when it was stored before."""
@@ -131,8 +133,8 @@ class AuditRepository:
 
     async def logs(self, where: LogFilter, *, before: int | None, limit: int) -> list[StoredLog]:
         """Newest first; `before` is the cursor (a position) of the previous page's end."""
-        conditions = []
         c = audit_logs.c
+        conditions = [in_scope(c.org_id, self._scope)]
         if where.org_id is not None:
             conditions.append(c.org_id == where.org_id)
         if where.user_id is not None:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from mss_contracts.permissions import OrganizationType, Role
 from mss_db import OrgScope, UnitOfWork
+from mss_db.scope import in_scope
 from mss_identity.adapters.tables import (
     api_keys,
     org_directory,
@@ -194,9 +195,7 @@ class IdentityRepository:
     async def list_users(
         self, where: UserFilter, *, offset: int, limit: int
     ) -> tuple[list[User], int]:
-        conditions: list[ColumnElement[bool]] = []
-        if not where.scope.all_orgs:
-            conditions.append(users.c.org_id.in_(sorted(where.scope.org_ids)))
+        conditions: list[ColumnElement[bool]] = [in_scope(users.c.org_id, where.scope)]
         if where.org_id is not None:
             conditions.append(users.c.org_id == where.org_id)
         if where.role is not None:

@@ -10,6 +10,7 @@ from sqlalchemy import Row, func, insert, or_, select, update
 
 from mss_contracts.permissions import OrganizationType
 from mss_db import UnitOfWork
+from mss_db.scope import in_scope
 from mss_organization.adapters.tables import organizations
 from mss_organization.domain.organization import Organization, OrganizationStatus
 
@@ -56,6 +57,7 @@ class OrganizationFilter:
 class OrganizationRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self._conn = uow.conn
+        self._scope = uow.scope
 
     async def get(self, org_id: UUID, *, for_update: bool = False) -> Organization | None:
         query = select(organizations).where(organizations.c.id == org_id)
@@ -84,7 +86,7 @@ class OrganizationRepository:
     async def list(
         self, where: OrganizationFilter, *, offset: int, limit: int
     ) -> tuple[list[Organization], int]:
-        conditions = []
+        conditions = [in_scope(organizations.c.id, self._scope)]
         if where.type is not None:
             conditions.append(organizations.c.type == where.type.value)
         if where.status is not None:

@@ -343,6 +343,9 @@ def load(name: str, url: str, auth: str, unique_sub: bool, args: argparse.Namesp
     # Let the previous leg's after-effects drain first (its access-transparency events are
     # relayed and audited after the leg ends), so no leg pays for another's.
     time.sleep(args.settle)
+    # One request first: a token's first check is not cached yet, and the requests that
+    # arrive meanwhile wait on the cache lock, which NGINX polls every 500 ms.
+    httpx.get(url, headers={"Authorization": auth} if auth else {}, timeout=5.0)
     if shutil.which("wrk"):
         return run_wrk(name, url, auth, unique_sub, args.seconds, args.concurrency)
     return asyncio.run(run_httpx(name, url, auth, unique_sub, args.seconds, args.concurrency))

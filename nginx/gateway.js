@@ -103,16 +103,37 @@ function addressKey(r) {
     return 'ip:' + r.remoteAddress;
 }
 
-/* js_set $mss_rate_key: per-user limit bucket (sub claim, else the client address). */
+/* Alert ingestion (POST /api/alerts, POST /api/alerts/batch) has its own, larger
+ * per-organization budget instead of the per-user and per-organization ones: a SIEM
+ * feeding one customer is one "user" sending far more than a person does. */
+function isIngestion(r) {
+    return r.method === 'POST' && (r.uri === '/api/alerts' || r.uri === '/api/alerts/batch');
+}
+
+function orgKey(r) {
+    var org = claimValue(unverifiedClaims(r), 'org');
+    return org ? 'o:' + org : addressKey(r);
+}
+
+/* js_set $mss_rate_key: per-user limit bucket (sub claim, else the client address);
+ * empty (not counted) for alert ingestion. */
 function rateUserKey(r) {
+    if (isIngestion(r)) {
+        return '';
+    }
     var sub = claimValue(unverifiedClaims(r), 'sub');
     return sub ? 'u:' + sub : addressKey(r);
 }
 
-/* js_set $mss_org_rate_key: per-organization limit bucket (org claim, else the address). */
+/* js_set $mss_org_rate_key: per-organization limit bucket (org claim, else the address);
+ * empty (not counted) for alert ingestion. */
 function rateOrgKey(r) {
-    var org = claimValue(unverifiedClaims(r), 'org');
-    return org ? 'o:' + org : addressKey(r);
+    return isIngestion(r) ? '' : orgKey(r);
+}
+
+/* js_set $mss_ingest_rate_key: the ingestion bucket of the organization; empty otherwise. */
+function rateIngestKey(r) {
+    return isIngestion(r) ? orgKey(r) : '';
 }
 
 function unicodeEscape(c) {
@@ -177,6 +198,7 @@ function requestPath(r) {
 export default {
     rateUserKey: rateUserKey,
     rateOrgKey: rateOrgKey,
+    rateIngestKey: rateIngestKey,
     introspectAuthorization: introspectAuthorization,
     introspectCacheKey: introspectCacheKey,
     errorPath: errorPath,

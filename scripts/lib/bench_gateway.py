@@ -61,6 +61,7 @@ LIFTED_LIMITS = {
         ("MSS_RATE_PER_USER", "MSS_RATE_USER_BURST"),
         ("MSS_RATE_PER_ORG", "MSS_RATE_ORG_BURST"),
         ("MSS_RATE_PER_IP", "MSS_RATE_IP_BURST"),
+        ("MSS_RATE_INGEST_PER_ORG", "MSS_RATE_INGEST_BURST"),
     )
     for name, value in ((rate, "1000000r/s"), (burst, "1000000"))
 }

@@ -209,6 +209,11 @@ def test_a_revoked_grant_refuses_within_a_second(
     grant = _grant(api, world.revoked["id"], world.technician.id)
     assert_data(_open(tech_client, world.technician, world.revoked["id"]), 201)
 
+    # Identity's projection of grants widens the technician's scope too (`me` shows it).
+    for attempt in eventually(AUDIT_DEADLINE_S):
+        with attempt:
+            assert world.revoked["id"] in _scope_in_identity(tech_client, world.technician)
+
     revoked = api.post(
         f"/api/technician-access/{grant['id']}/revoke", json={"reason": "e2e: job done"}
     )
@@ -219,7 +224,15 @@ def test_a_revoked_grant_refuses_within_a_second(
         with attempt:
             refused = _open(tech_client, world.technician, world.revoked["id"])
             assert refused.status_code == 403, refused.text
+            # …and in identity, which learns of the revocation from its event.
+            assert world.revoked["id"] not in _scope_in_identity(tech_client, world.technician)
     _assert_refused(refused)
+
+
+def _scope_in_identity(client: httpx.Client, tech: Account) -> list[str]:
+    me = assert_data(client.get("/api/auth/me", headers=tech.headers))
+    scope: list[str] = me["orgScope"]["organizationIds"]
+    return scope
 
 
 def test_an_expired_grant_refuses_and_reads_expired(

@@ -140,6 +140,41 @@ class TestStaffDirectory:
         assert response.status_code == 422
         assert "technicianId" in response.json()["details"]
 
+    @pytest.mark.parametrize(
+        "departure",
+        [
+            pytest.param(UserDeleted(email="t@provider.example"), id="deleted"),
+            pytest.param(_user(UserUpdated, Role.TECHNICIAN, "inactive"), id="deactivated"),
+            pytest.param(_user(UserUpdated, Role.SECURITY_ANALYST, "active"), id="changed-role"),
+        ],
+    )
+    async def test_a_departing_technician_loses_every_grant_at_once(
+        self,
+        departure: EventData,
+        new_customer: Factory,
+        new_staff: Factory,
+        new_grant: Callable[..., Awaitable[dict[str, Any]]],
+        org_runtime: ServiceRuntime,
+        admin_db: asyncpg.Connection,
+    ) -> None:
+        technician = await new_staff()
+        grants = [await new_grant(await new_customer(), technician) for _ in range(2)]
+        await apply_once(org_runtime.uow, _event(technician, departure, 2), on_user_event)
+
+        rows = await admin_db.fetch(
+            "SELECT status, revoked_reason FROM organization.technician_access "
+            "WHERE technician_id = $1",
+            technician,
+        )
+        assert [r["status"] for r in rows] == ["revoked", "revoked"]
+        revoked = await admin_db.fetch(
+            "SELECT payload->>'aggregateId' AS grant FROM organization.outbox "
+            "WHERE event_type = 'technician_access.revoked' "
+            "AND payload->'data'->>'technicianId' = $1",
+            str(technician),
+        )
+        assert {r["grant"] for r in revoked} == {g["id"] for g in grants}
+
 
 @pytest.fixture
 async def running_worker(platform_settings: PlatformSettings) -> AsyncIterator[None]:

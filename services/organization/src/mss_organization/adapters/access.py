@@ -134,6 +134,17 @@ class GrantRepository:
         )
         return [_grant(row) for row in (await self._conn.execute(query)).all()]
 
+    async def all_active_of(self, technician_id: UUID) -> list[TechnicianAccess]:
+        """Every active grant of the technician, in any organization, locked for update."""
+        t = technician_access.c
+        query = (
+            select(technician_access)
+            .where(t.technician_id == technician_id, t.status == GrantStatus.ACTIVE.value)
+            .order_by(t.id)
+            .with_for_update()
+        )
+        return [_grant(row) for row in (await self._conn.execute(query)).all()]
+
     async def due_for_expiry(self, now: datetime, *, limit: int) -> list[TechnicianAccess]:
         """Active grants past their expiry, locked; rows another worker holds are skipped."""
         t = technician_access.c

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from mss_contracts.events import EventContext
 from mss_contracts.permissions import Role
 from mss_db import UnitOfWork
 from mss_organization.adapters.access import StaffDirectory
+from mss_organization.application.technician_access import revoke_all_of
 
 INACTIVE = "inactive"
 
@@ -19,11 +21,24 @@ async def record_user(
     role: Role | None,
     status: str,
     version: int,
+    context: EventContext,
 ) -> bool:
     """Apply a user's state if newer than what the directory holds (True when applied).
 
-    `role` None (a deletion names no role) keeps the role already known.
+    `role` None (a deletion names no role) keeps the role already known. A user who is
+    no longer an active technician loses every grant at once: access must not outlive
+    the person's job.
     """
-    return await StaffDirectory(uow).upsert(
+    applied = await StaffDirectory(uow).upsert(
         user_id=user_id, org_id=org_id, role=role, status=status, version=version
     )
+    member = await StaffDirectory(uow).get(user_id) if applied else None
+    if member is not None and not member.is_active_technician:
+        await revoke_all_of(
+            user_id,
+            by=context.user_id or user_id,
+            reason="technician deactivated or no longer a technician",
+            uow=uow,
+            ctx=context,
+        )
+    return applied

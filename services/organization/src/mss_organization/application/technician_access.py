@@ -135,13 +135,36 @@ async def revoke_technician_access(
     grant_id: UUID, *, by: UUID, reason: str, uow: UnitOfWork, ctx: EventContext
 ) -> TechnicianAccess:
     """End an active grant now, and every remote session opened under it."""
-    now = datetime.now(UTC)
-    repo = GrantRepository(uow)
-    grant = await repo.get(grant_id, for_update=True)
+    grant = await GrantRepository(uow).get(grant_id, for_update=True)
     if grant is None:
         raise GrantNotFound(str(grant_id))
+    revoked = await _revoke(uow, grant, by=by, reason=reason, now=datetime.now(UTC), ctx=ctx)
+    await uow.commit()
+    return revoked
+
+
+async def revoke_all_of(
+    technician_id: UUID, *, by: UUID, reason: str, uow: UnitOfWork, ctx: EventContext
+) -> int:
+    """End every active grant of a technician (one no longer active); the caller commits."""
+    now = datetime.now(UTC)
+    grants = await GrantRepository(uow).all_active_of(technician_id)
+    for grant in grants:
+        await _revoke(uow, grant, by=by, reason=reason, now=now, ctx=ctx)
+    return len(grants)
+
+
+async def _revoke(
+    uow: UnitOfWork,
+    grant: TechnicianAccess,
+    *,
+    by: UUID,
+    reason: str,
+    now: datetime,
+    ctx: EventContext,
+) -> TechnicianAccess:
     revoked = grant.revoke(by=by, reason=reason, now=now)
-    await repo.save(revoked)
+    await GrantRepository(uow).save(revoked)
     cause = await _emit(
         uow,
         revoked,
@@ -151,7 +174,6 @@ async def revoke_technician_access(
     await _end_sessions(
         uow, [revoked], by=by, reason="grant revoked", now=now, ctx=ctx, cause=cause
     )
-    await uow.commit()
     return revoked
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mss_contracts.events import (
     EVENT_TYPES,
+    EventContext,
     EventEnvelope,
     UserCreated,
     UserDeleted,
@@ -34,4 +35,9 @@ async def on_user_event(uow: UnitOfWork, envelope: EventEnvelope) -> None:
         role=role,
         status=status,
         version=envelope.metadata.version,
+        context=EventContext(
+            user_id=envelope.metadata.user_id,
+            correlation_id=envelope.metadata.correlation_id,
+            causation_id=envelope.id,
+        ),
     )

@@ -236,6 +236,8 @@ async def test_invitation_is_mailed_with_its_link_and_logged_as_sent(
     assert "Hello Grace Hopper," in body
     assert message["Subject"] == "You are invited to the MSS Platform"
     assert message.get_content_type() == "text/plain"
+    # Stable per event: a resend after a crash is recognisable as the same mail.
+    assert message["Message-ID"] == f"<{event.id}@mss.local>"
 
     async def recorded() -> dict[str, Any]:
         return await _delivery(admin_db, event.id)

@@ -35,7 +35,7 @@ class SmtpMailer:
         message["To"] = mail.recipient
         message["Subject"] = mail.subject
         message["Date"] = formatdate(localtime=False)
-        message["Message-ID"] = make_msgid(domain="mss.local")
+        message["Message-ID"] = mail.message_id or make_msgid(domain="mss.local")
         message.set_content(mail.body)
         return message
 

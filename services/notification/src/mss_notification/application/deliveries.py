@@ -81,7 +81,7 @@ async def deliver_mail(
 ) -> SendOutcome:
     """Consumer effect: render and send the event's mail, then log the outcome (no token)."""
     request = mail_request(envelope)
-    mail = render(request, public_url=public_url)
+    mail = replace(render(request, public_url=public_url), message_id=f"<{envelope.id}@mss.local>")
     outcome = await mailer.send(mail)
     if outcome.error is not None:
         secrets = (request.token, quote(request.token, safe=""))

@@ -74,6 +74,9 @@ class Mail:
     recipient: str
     subject: str
     body: str
+    # Derived from the event: a mail sent again after a crash (delivery is at least once)
+    # carries the same Message-ID, so mail systems can recognise the duplicate.
+    message_id: str | None = None
 
     def __repr__(self) -> str:
         return f"Mail(template={self.template!s}, recipient={self.recipient!r})"

@@ -6,6 +6,9 @@ through the service's own units of work); the API runs with its lifespan in proc
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -336,3 +339,59 @@ async def test_customer_user_without_audit_read_is_forbidden(
     assert response.json()["code"] == "FORBIDDEN"
     anonymous = await audit.client.get("/api/audit/verify")
     assert anonymous.status_code == 401
+
+
+# --- export --------------------------------------------------------------------------------
+
+
+async def test_export_streams_every_matching_entry_as_jsonl_or_csv(
+    audit: Audit, mint_token: TokenFactory
+) -> None:
+    admin = await _bearer(mint_token)
+    org_id = uuid.uuid4()
+    entries = await audit.record_history(org_id, updates=3, failures=2)
+
+    jsonl = await audit.client.get(
+        "/api/audit/logs/export", params={"orgId": str(org_id)}, headers=admin
+    )
+    assert jsonl.status_code == 200, jsonl.text
+    assert jsonl.headers["content-type"] == "application/x-ndjson"
+    assert "attachment" in jsonl.headers["content-disposition"]
+    lines = [json.loads(line) for line in jsonl.text.splitlines()]
+    assert [line["id"] for line in lines] == list(reversed(entries))
+
+    failures = await audit.client.get(
+        "/api/audit/logs/export",
+        params={"orgId": str(org_id), "format": "csv", "success": "false"},
+        headers=admin,
+    )
+    assert failures.status_code == 200, failures.text
+    assert failures.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(failures.text)))
+    assert [row["id"] for row in rows] == list(reversed(entries[3:]))
+    assert {row["success"] for row in rows} == {"false"}
+    assert {row["action"] for row in rows} == {"auth.login.failed"}
+
+    bad = await audit.client.get("/api/audit/logs/export", params={"format": "xml"}, headers=admin)
+    assert bad.status_code == 422
+
+
+async def test_a_customer_admin_exports_only_its_own_organization(
+    audit: Audit, mint_token: TokenFactory
+) -> None:
+    own, other = uuid.uuid4(), uuid.uuid4()
+    mine = await audit.record_history(own, updates=2, failures=0)
+    await audit.record_history(other, updates=2, failures=0)
+    admin = await _bearer(
+        mint_token, role=Role.ADMIN, org_id=own, org_type=OrganizationType.CUSTOMER
+    )
+    for params in ({}, {"orgId": str(other)}):
+        export = await audit.client.get("/api/audit/logs/export", params=params, headers=admin)
+        assert export.status_code == 200, export.text
+        ids = [json.loads(line)["id"] for line in export.text.splitlines()]
+        assert set(ids) <= set(mine)
+        assert str(other) not in export.text
+    assert {
+        json.loads(x)["id"]
+        for x in (await audit.client.get("/api/audit/logs/export", headers=admin)).text.splitlines()
+    } == set(mine)

@@ -10,6 +10,7 @@ def test_every_route_checks_audit_read() -> None:
     api = {route: checks for route, checks in route_permissions(app).items() if "/api/" in route[1]}
     assert set(api) == {
         ("GET", "/api/audit/logs"),
+        ("GET", "/api/audit/logs/export"),
         ("GET", "/api/audit/events"),
         ("GET", "/api/audit/verify"),
     }

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
 
 from mss_audit.adapters.repository import LogFilter
+from mss_audit.api.export import EXPORT_PAGE, ExportFormat, export_lines
 from mss_audit.api.schemas import AuditLogRead, StoredEventRead, VerificationRead
 from mss_audit.application import records as use
 from mss_auth.dependencies import require
@@ -24,11 +27,7 @@ Runtime = Annotated[ServiceRuntime, Depends(runtime)]
 Reader = Annotated[Principal, Depends(require("audit:read"))]
 
 
-@router.get("/logs", response_model=CursorEnvelope[AuditLogRead])
-async def list_logs(
-    principal: Reader,
-    request: Request,
-    rt: Runtime,
+def log_filter(
     org_id: Annotated[UUID | None, Query(alias="orgId")] = None,
     user_id: Annotated[UUID | None, Query(alias="userId")] = None,
     action: Annotated[str | None, Query(max_length=100)] = None,
@@ -37,10 +36,9 @@ async def list_logs(
     success: bool | None = None,
     since: Annotated[datetime | None, Query(alias="from")] = None,
     until: Annotated[datetime | None, Query(alias="to")] = None,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> CursorEnvelope[AuditLogRead]:
-    where = LogFilter(
+) -> LogFilter:
+    """The filters `/logs` and `/logs/export` share (API.md)."""
+    return LogFilter(
         org_id=org_id,
         user_id=user_id,
         action=action,
@@ -50,17 +48,58 @@ async def list_logs(
         since=since,
         until=until,
     )
+
+
+Filter = Annotated[LogFilter, Depends(log_filter)]
+
+
+@router.get("/logs", response_model=CursorEnvelope[AuditLogRead])
+async def list_logs(
+    principal: Reader,
+    request: Request,
+    rt: Runtime,
+    where: Filter,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> CursorEnvelope[AuditLogRead]:
     async with rt.uow(principal.scope) as uow:
         page = await use.read_logs(where, cursor=cursor, limit=limit, uow=uow)
-    record_access(
-        request,
-        principal,
-        resource_type="audit_log",
-        org_ids=(i.entry.org_id for i in page.items if i.entry.org_id),
-    )
+    shown = (item.entry.org_id for item in page.items if item.entry.org_id is not None)
+    record_access(request, principal, resource_type="audit_log", org_ids=shown)
     return CursorEnvelope(
         data=[AuditLogRead.of(item) for item in page.items],
         meta=CursorMeta(limit=limit, next_cursor=page.next_cursor),
+    )
+
+
+@router.get("/logs/export")
+async def export_logs(
+    principal: Reader,
+    request: Request,
+    rt: Runtime,
+    where: Filter,
+    format: Annotated[ExportFormat, Query()] = ExportFormat.JSONL,
+) -> StreamingResponse:
+    """Every matching entry, newest first, streamed page by page (one short transaction
+    each), so an export of any size holds neither a transaction nor the whole log open."""
+
+    async def pages() -> AsyncIterator[list[AuditLogRead]]:
+        cursor: str | None = None
+        while True:
+            async with rt.uow(principal.scope) as uow:
+                page = await use.read_logs(where, cursor=cursor, limit=EXPORT_PAGE, uow=uow)
+            shown = (i.entry.org_id for i in page.items if i.entry.org_id is not None)
+            record_access(request, principal, resource_type="audit_log", org_ids=shown)
+            yield [AuditLogRead.of(item) for item in page.items]
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return StreamingResponse(
+        export_lines(pages(), format),
+        media_type=format.media_type,
+        headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.{format.value}"'},
     )
 
 

@@ -12,6 +12,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -20,6 +21,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from mss_audit.application.anchors import anchor_once, anchors_broken
 from mss_audit.application.records import record_event
 from mss_audit.main import build_runtime, create_app
 from mss_auth.tokens import KeyLoader
@@ -395,3 +397,33 @@ async def test_a_customer_admin_exports_only_its_own_organization(
         json.loads(x)["id"]
         for x in (await audit.client.get("/api/audit/logs/export", headers=admin)).text.splitlines()
     } == set(mine)
+
+
+async def test_a_rewritten_chain_tail_is_caught_by_the_anchor_file(
+    audit: Audit, admin_db: asyncpg.Connection, mint_token: TokenFactory, tmp_path: Path
+) -> None:
+    """Dropping a chain's newest entries leaves a consistent chain: only an anchor kept
+    outside the database shows that the chain once reached further."""
+    anchor_file = tmp_path / "anchors.jsonl"
+    org_id = uuid.uuid4()
+    entries = await audit.record_history(org_id, updates=3, failures=0)
+    heads = await anchor_once(audit.runtime.uow, anchor_file, {})
+    line = json.loads(anchor_file.read_text().splitlines()[-1])
+    chain_key = str(
+        await admin_db.fetchval(
+            "SELECT chain_key FROM audit.audit_logs WHERE id = $1", uuid.UUID(entries[-1])
+        )
+    )
+    assert line["heads"][chain_key]["seq"] == 3
+    # Nothing moved: the next anchoring writes no line.
+    await anchor_once(audit.runtime.uow, anchor_file, heads)
+    assert len(anchor_file.read_text().splitlines()) == 1
+    assert chain_key not in await anchors_broken(audit.runtime.uow, anchor_file)
+
+    async with admin_db.transaction():
+        await admin_db.execute("SET LOCAL session_replication_role = replica")
+        await admin_db.execute("DELETE FROM audit.audit_logs WHERE id = $1", uuid.UUID(entries[-1]))
+    admin = await _bearer(mint_token)
+    still_valid = await _verify(audit, admin, org_id)
+    assert still_valid.json()["data"]["valid"] is True, "a cut tail is a consistent chain"
+    assert chain_key in await anchors_broken(audit.runtime.uow, anchor_file)

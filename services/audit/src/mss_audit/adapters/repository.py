@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Row, func, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 
 from mss_audit.adapters.tables import audit_logs, events
 from mss_audit.domain.chain import GENESIS, AuditEntry, ChainLink, entry_hash
@@ -177,6 +177,15 @@ class AuditRepository:
         if org_id is not None:
             query = query.where(audit_logs.c.org_id == org_id)
         return [row.chain_key for row in (await self._conn.execute(query)).all()]
+
+    async def chain_heads(self) -> list[tuple[UUID, int, str]]:
+        """(chain key, seq, hash) of the newest link of every chain in scope."""
+        rows = await self._conn.execute(
+            select(audit_logs.c.chain_key, audit_logs.c.seq, audit_logs.c.hash)
+            .ext(distinct_on(audit_logs.c.chain_key))
+            .order_by(audit_logs.c.chain_key, audit_logs.c.seq.desc())
+        )
+        return [(row.chain_key, row.seq, row.hash) for row in rows.all()]
 
     async def walk(self, chain_key: UUID) -> AsyncIterator[ChainLink]:
         """Every link of a chain in order, read in batches."""

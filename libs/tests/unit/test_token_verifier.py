@@ -12,7 +12,7 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from mss_auth.principal import Principal
 from mss_auth.tokens import KeysUnavailable, TokenError, TokenVerifier
@@ -21,6 +21,8 @@ from mss_contracts.permissions import Role
 KEY = ec.generate_private_key(ec.SECP256R1())
 OTHER = ec.generate_private_key(ec.SECP256R1())
 KID = "k1"
+RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+P384_KEY = ec.generate_private_key(ec.SECP384R1())
 
 
 async def _keys() -> Mapping[str, ec.EllipticCurvePublicKey]:
@@ -95,7 +97,36 @@ def _forged() -> dict[str, str]:
             algorithm="ES256",
             headers={"kid": KID, "typ": "at+jwt", "jku": "https://evil/jwks"},
         ),
+        "x5u_ignored_other_key": jwt.encode(
+            _claims(),
+            OTHER,
+            algorithm="ES256",
+            headers={"kid": KID, "typ": "at+jwt", "x5u": "https://evil/cert.pem"},
+        ),
+        "embedded_jwk_ignored": jwt.encode(
+            _claims(),
+            OTHER,
+            algorithm="ES256",
+            headers={"kid": KID, "typ": "at+jwt", "jwk": _public_jwk(OTHER)},
+        ),
+        "rs256": jwt.encode(
+            _claims(), RSA_KEY, algorithm="RS256", headers={"kid": KID, "typ": "at+jwt"}
+        ),
+        "ps256": jwt.encode(
+            _claims(), RSA_KEY, algorithm="PS256", headers={"kid": KID, "typ": "at+jwt"}
+        ),
+        "es384": jwt.encode(
+            _claims(), P384_KEY, algorithm="ES384", headers={"kid": KID, "typ": "at+jwt"}
+        ),
+        "es384_header_on_es256_signature": ".".join(
+            [_b64({"alg": "ES384", "typ": "at+jwt", "kid": KID}), payload, signature]
+        ),
     }
+
+
+def _public_jwk(key: ec.EllipticCurvePrivateKey) -> dict[str, Any]:
+    jwk: dict[str, Any] = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    return jwk
 
 
 @pytest.mark.parametrize("name", sorted(_forged()))

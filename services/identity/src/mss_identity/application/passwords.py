@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -34,7 +35,9 @@ async def change_password(
         user = await repo.user(user_id)
         if user is None or not await deps.hasher.verify(user.password_hash, current):
             raise InvalidCredentials()
-        problem = password_problem(new, user_inputs=[user.email, user.first_name, user.last_name])
+        problem = await asyncio.to_thread(
+            password_problem, new, user_inputs=[user.email, user.first_name, user.last_name]
+        )
         if problem is not None:
             raise WeakPassword("newPassword", problem)
         now = datetime.now(UTC)

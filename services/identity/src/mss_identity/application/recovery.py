@@ -6,6 +6,7 @@ wherever events are stored for audit); the database keeps their SHA-256 hashes.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -125,7 +126,9 @@ async def reset_password(token: str, new: str, deps: AuthDeps, ctx: EventContext
     async with deps.uow(OrgScope.everything()) as uow:
         repo = IdentityRepository(uow)
         user = await _token_user(repo, token, PASSWORD_SETTING, now)
-        problem = password_problem(new, user_inputs=[user.email, user.first_name, user.last_name])
+        problem = await asyncio.to_thread(
+            password_problem, new, user_inputs=[user.email, user.first_name, user.last_name]
+        )
         if problem is not None:
             raise WeakPassword("newPassword", problem)
         password_hash = await deps.hasher.hash(new)

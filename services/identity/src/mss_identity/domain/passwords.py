@@ -14,6 +14,9 @@ from zxcvbn import zxcvbn
 MIN_LENGTH = 12
 MAX_LENGTH = 128
 MIN_SCORE = 3  # zxcvbn 0–4: 3 is "safely unguessable" against online and throttled attacks
+# zxcvbn refuses longer input (its matching grows fast with length): a longer password is
+# judged by its first 72 characters, which must be unguessable on their own.
+ESTIMATED_LENGTH = 72
 
 
 def _words(user_inputs: Sequence[str]) -> list[str]:
@@ -25,12 +28,15 @@ def _words(user_inputs: Sequence[str]) -> list[str]:
 
 
 def password_problem(password: str, *, user_inputs: Sequence[str] = ()) -> str | None:
-    """Why the password is refused, or None when it is acceptable."""
+    """Why the password is refused, or None when it is acceptable.
+
+    CPU-bound (tens of ms): callers on an event loop run it in a thread.
+    """
     if len(password) < MIN_LENGTH:
         return f"must be at least {MIN_LENGTH} characters"
     if len(password) > MAX_LENGTH:
         return f"must be at most {MAX_LENGTH} characters"
-    result = zxcvbn(password, user_inputs=_words(user_inputs))
+    result = zxcvbn(password[:ESTIMATED_LENGTH], user_inputs=_words(user_inputs))
     if int(result["score"]) < MIN_SCORE:
         return "is too common or too easy to guess"
     return None

@@ -543,3 +543,22 @@ async def test_provider_reads_of_customer_users_are_journaled_for_each_customer(
         assert event.metadata.user_id == world.admin_id
         assert event.metadata.ip_address == "127.0.0.1"
         assert event.data["actorRole"] == "super_admin"
+
+
+async def test_a_user_cannot_be_moved_to_another_organization(
+    client: httpx.AsyncClient, world: World, mint_token: TokenFactory, admin_db: asyncpg.Connection
+) -> None:
+    """Field-level (ASVS V8.2.3): the organization of a user is not a writable field."""
+    admin = await _super_admin(mint_token, world)
+    person = await _create(client, admin, _person(Role.BASIC_USER, world.org_a))
+    moved = await client.put(
+        f"/api/users/{person['id']}", json={"organizationId": str(world.org_b)}, headers=admin
+    )
+    assert moved.status_code == 422, moved.text
+    assert "organizationId" in moved.json()["details"]
+    assert (
+        await admin_db.fetchval(
+            "SELECT org_id FROM identity.users WHERE id = $1", uuid.UUID(person["id"])
+        )
+        == world.org_a
+    )

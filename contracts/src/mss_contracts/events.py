@@ -227,6 +227,11 @@ class MfaDisabled(EventData):
     method: str = "totp"
 
 
+@event("auth.mfa.backup_codes_regenerated", aggregate="user")
+class MfaBackupCodesRegenerated(EventData):
+    count: int
+
+
 @event("auth.password.changed", aggregate="user")
 class PasswordChanged(EventData):
     email: str

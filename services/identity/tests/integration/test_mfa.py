@@ -137,3 +137,52 @@ async def test_disabling_needs_a_valid_code(client: httpx.AsyncClient, email: st
     )
     assert right.status_code == 204
     assert "accessToken" in await _login(client, email)
+
+
+async def test_disabling_mfa_ends_the_users_other_sessions(
+    client: httpx.AsyncClient, email: str
+) -> None:
+    secret, backup_codes, current = await _enrol(client, email)
+    challenge = await _login(client, email)
+    assert challenge["mfaRequired"] is True
+    completed = await client.post(
+        "/api/auth/mfa/complete",
+        json={"mfaToken": challenge["mfaToken"], "code": backup_codes[0]},
+    )
+    assert completed.status_code == 200, completed.text
+    other = completed.json()["data"]["accessToken"]
+    assert (await client.get("/api/auth/me", headers=_bearer(other))).status_code == 200
+
+    disabled = await client.post(
+        "/api/auth/mfa/disable", json={"code": _code(secret, 1)}, headers=_bearer(current)
+    )
+    assert disabled.status_code == 204, disabled.text
+    assert (await client.get("/api/auth/me", headers=_bearer(other))).status_code == 401
+    assert (await client.get("/api/auth/me", headers=_bearer(current))).status_code == 200
+
+
+async def test_regenerating_backup_codes_replaces_the_set_and_ends_other_sessions(
+    client: httpx.AsyncClient, email: str
+) -> None:
+    secret, old_codes, current = await _enrol(client, email)
+    challenge = await _login(client, email)
+    other = await client.post(
+        "/api/auth/mfa/complete", json={"mfaToken": challenge["mfaToken"], "code": old_codes[0]}
+    )
+    assert other.status_code == 200, other.text
+    other_token = other.json()["data"]["accessToken"]
+
+    fresh = await client.post(
+        "/api/auth/mfa/backup-codes", json={"code": _code(secret, 1)}, headers=_bearer(current)
+    )
+    assert fresh.status_code == 200, fresh.text
+    new_codes = fresh.json()["data"]["backupCodes"]
+    assert len(new_codes) == 10
+    assert not set(new_codes) & set(old_codes)
+    assert (await client.get("/api/auth/me", headers=_bearer(other_token))).status_code == 401
+
+    again = await _login(client, email)
+    old = await client.post(
+        "/api/auth/mfa/complete", json={"mfaToken": again["mfaToken"], "code": old_codes[1]}
+    )
+    assert old.status_code == 401, "the old set died with the regeneration"

@@ -225,3 +225,24 @@ async def test_sessions_expire_after_30_idle_minutes_or_the_orgs_shorter_limits(
         "/api/auth/refresh", json={"refreshToken": fine.json()["data"]["refreshToken"]}
     )
     assert stale.status_code == 401
+
+
+async def test_a_session_lives_12_hours_at_most_however_active(
+    client: httpx.AsyncClient, account: Account, admin_db: asyncpg.Connection
+) -> None:
+    login = await _login(client, account)
+    refresh_token = login.json()["data"]["refreshToken"]
+    lifetime = await admin_db.fetchval(
+        "SELECT expires_at - created_at FROM identity.user_sessions WHERE user_id = $1",
+        account.user_id,
+    )
+    assert abs(lifetime - timedelta(hours=12)) < timedelta(seconds=5)
+
+    # Used a moment ago, but past its absolute end: refused.
+    await admin_db.execute(
+        "UPDATE identity.user_sessions SET expires_at = now() - interval '1 second', "
+        "last_used_at = now() WHERE user_id = $1",
+        account.user_id,
+    )
+    refused = await client.post("/api/auth/refresh", json={"refreshToken": refresh_token})
+    assert refused.status_code == 401

@@ -131,9 +131,16 @@ async def mfa_disable(
 
 @router.post("/api/auth/mfa/backup-codes", response_model=Envelope[BackupCodesRead])
 async def mfa_backup_codes(
-    body: MfaCodeBody, principal: SignedIn, d: Deps
+    body: MfaCodeBody, principal: SignedIn, request: Request, d: Deps
 ) -> Envelope[BackupCodesRead]:
-    codes = await mfa.regenerate_backup_codes(principal.user_id, body.code, d, principal.scope)
+    codes = await mfa.regenerate_backup_codes(
+        principal.user_id,
+        principal.session_id,
+        body.code,
+        d,
+        principal.scope,
+        event_context(request, principal),
+    )
     return Envelope(data=BackupCodesRead(backup_codes=codes))
 
 

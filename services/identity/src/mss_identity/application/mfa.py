@@ -6,7 +6,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from uuid import UUID
 
-from mss_contracts.events import EventContext, EventData, MfaDisabled, MfaEnabled, new_event
+from mss_contracts.events import (
+    EventContext,
+    EventData,
+    MfaBackupCodesRegenerated,
+    MfaDisabled,
+    MfaEnabled,
+    new_event,
+)
 from mss_db import OrgScope
 from mss_identity.adapters.repository import IdentityRepository, MfaState
 from mss_identity.application.auth import AuthDeps, InvalidMfaCode, end_other_sessions
@@ -117,8 +124,9 @@ async def disable(
 
 
 async def regenerate_backup_codes(
-    user_id: UUID, code: str, deps: AuthDeps, scope: OrgScope
+    user_id: UUID, session_id: UUID, code: str, deps: AuthDeps, scope: OrgScope, ctx: EventContext
 ) -> list[str]:
+    """A new set replaces the old; like any MFA change it ends the user's other sessions."""
     await _require_code(user_id, code, deps, scope)
     codes = new_backup_codes()
     async with deps.uow(scope) as uow:
@@ -127,4 +135,6 @@ async def regenerate_backup_codes(
         assert state is not None
         await repo.save_mfa(user_id, replace(state, backup_hashes=codes.hashes), datetime.now(UTC))
         await uow.commit()
+    await _event(deps, scope, user_id, MfaBackupCodesRegenerated(count=len(codes.plain)), ctx)
+    await end_other_sessions(user_id, session_id, deps, scope, ctx, "mfa_changed")
     return codes.plain

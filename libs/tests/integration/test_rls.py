@@ -8,6 +8,8 @@ only under A's scope, no row at all without a scope, and both tenants' rows with
 
 from __future__ import annotations
 
+import asyncio
+import random
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
@@ -16,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
 
 from mss_audit.domain.chain import GENESIS, AuditEntry, entry_hash
@@ -470,3 +474,75 @@ async def test_app_role_is_not_the_owner_and_cannot_bypass_rls(
         assert await conn.fetch(f"SELECT * FROM {table.qualified}") == []  # noqa: S608
     finally:
         await conn.close()
+
+
+# --- the same, as a property: any scope sees exactly its tenants' rows ----------------------
+
+PROPERTY_TENANTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class World:
+    tenants: list[uuid.UUID]
+    rows: dict[tuple[str, uuid.UUID], set[object]]  # (qualified table, tenant) → row keys
+
+
+@pytest.fixture(scope="module")
+async def world(platform_settings: PlatformSettings) -> World:
+    """Five tenants, each with rows in every tenant table of every service."""
+    tenants = [uuid.uuid4() for _ in range(PROPERTY_TENANTS)]
+    rows: dict[tuple[str, uuid.UUID], set[object]] = {}
+    for service, seed in SEEDERS.items():
+        conn = await _connect_as(platform_settings, app_role(service))
+        try:
+            for tenant in tenants:
+                async with conn.transaction():
+                    await _scope(conn, org_ids=str(tenant))
+                    for name, keys in (await seed(conn, tenant)).items():
+                        rows[(f"{service}.{name}", tenant)] = set(keys)
+        finally:
+            await conn.close()
+    return World(tenants=tenants, rows=rows)
+
+
+async def _visible(settings: PlatformSettings, org_ids: str) -> dict[str, set[object]]:
+    """Row keys of every tenant table as each service's app role sees them under a scope."""
+    seen: dict[str, set[object]] = {}
+    for service in SERVICES:
+        conn = await _connect_as(settings, app_role(service))
+        try:
+            async with conn.transaction():
+                await _scope(conn, org_ids=org_ids)
+                for table in (t for t in TENANT_TABLES if t.schema == service):
+                    records = await conn.fetch(
+                        f"SELECT {table.key} FROM {table.qualified}"  # noqa: S608 - ours
+                    )
+                    seen[table.qualified] = {r[table.key] for r in records}
+        finally:
+            await conn.close()
+    return seen
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    chosen=st.sets(st.integers(0, PROPERTY_TENANTS - 1), max_size=PROPERTY_TENANTS),
+    strangers=st.lists(st.uuids(), max_size=3),
+    shuffle=st.randoms(use_true_random=False),
+)
+def test_any_scope_sees_exactly_the_rows_of_its_tenants(
+    world: World,
+    platform_settings: PlatformSettings,
+    chosen: set[int],
+    strangers: list[uuid.UUID],
+    shuffle: random.Random,
+) -> None:
+    """Under any set of tenants (plus organizations that have no rows, in any order), each
+    app role sees every row of those tenants and not one row of any other."""
+    scope = [world.tenants[i] for i in chosen] + strangers
+    shuffle.shuffle(scope)
+    seen = asyncio.run(_visible(platform_settings, ",".join(str(org) for org in scope)))
+    for table in TENANT_TABLES:
+        expected: set[object] = set()
+        for i in chosen:
+            expected |= world.rows[(table.qualified, world.tenants[i])]
+        assert seen[table.qualified] == expected, table.qualified

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aio_pika
 import asyncpg
@@ -21,16 +22,20 @@ from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from mss_auth.sessions import SessionStore
+from mss_bus import Topology
 from mss_contracts.permissions import OrganizationType, Role
-from mss_db.migrations import alembic_config
+from mss_db.migrations import alembic_config, app_role
 from mss_db.provision import ensure_database, ensure_service_schema
-from mss_settings import PlatformSettings, admin_database_url
+from mss_settings import PlatformSettings, admin_database_url, role_database_url
 from mss_testing.infra import InfraUrls, infrastructure
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVICES = ("organization", "identity", "audit", "notification")
+# Consumers the tests start under names of their own (queues to clean up as well).
+TEST_CONSUMERS = ("audit-limit",)
 
 
 @pytest.fixture(scope="session")
@@ -80,11 +85,42 @@ def platform_settings(
     try:
         yield settings
     finally:
+        asyncio.run(_drop_topology(settings))
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+async def _drop_topology(settings: PlatformSettings) -> None:
+    """Leave no queue or exchange of this run's bus namespace (unique per run) on the broker."""
+    topology = Topology(settings.bus_namespace)
+    with contextlib.suppress(Exception):
+        connection = await aio_pika.connect(settings.rabbitmq_url, timeout=10)
+        async with connection:
+            channel = await connection.channel()
+            for consumer in (*SERVICES, *TEST_CONSUMERS):
+                await channel.queue_delete(topology.queue(consumer))
+                await channel.queue_delete(topology.dead_letter_queue(consumer))
+            await channel.exchange_delete(topology.events_exchange)
+            await channel.exchange_delete(topology.dead_letter_exchange)
+
+
+T = TypeVar("T")
+
+
+async def eventually(check: Callable[[], Awaitable[T]], timeout_s: float = 15.0) -> T:
+    """Retry `check` until its assertions hold (bounded, never a fixed sleep)."""
+    async for attempt in AsyncRetrying(
+        stop=stop_after_delay(timeout_s),
+        wait=wait_fixed(0.05),
+        retry=retry_if_exception_type(AssertionError),
+        reraise=True,
+    ):
+        with attempt:
+            return await check()
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture(scope="session")
@@ -211,6 +247,26 @@ async def admin_db(platform_settings: PlatformSettings) -> AsyncIterator[asyncpg
         yield conn
     finally:
         await conn.close()
+
+
+AppDb = Callable[[str], Awaitable[asyncpg.Connection]]
+
+
+@pytest.fixture
+async def app_db(platform_settings: PlatformSettings) -> AsyncIterator[AppDb]:
+    """`await app_db("audit")`: a connection as that service's app role (RLS applies)."""
+    opened: list[asyncpg.Connection] = []
+
+    async def connect(service: str) -> asyncpg.Connection:
+        conn = await asyncpg.connect(dsn(role_database_url(platform_settings, app_role(service))))
+        opened.append(conn)
+        return conn
+
+    try:
+        yield connect
+    finally:
+        for conn in opened:
+            await conn.close()
 
 
 @pytest.fixture

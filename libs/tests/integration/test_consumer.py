@@ -7,15 +7,13 @@ as audit_app); messages go through this run's namespaced exchange and quorum que
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import asyncpg
 import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from prometheus_client import REGISTRY
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from mss_audit.application.records import record_event
 from mss_audit.consumers.on_any_event import BINDINGS
@@ -25,26 +23,13 @@ from mss_bus import EventConsumer, apply_once
 from mss_contracts.events import EventContext, EventEnvelope, LoginFailed, new_event
 from mss_service import ServiceRuntime
 from mss_settings import PlatformSettings
+from mss_testing.plugin import eventually
 
 pytestmark = pytest.mark.integration
 
-T = TypeVar("T")
 SERVICE = "audit"
 HANDLER_BUG = "test.handler.bug"  # the test's handler raises a non-transient error on these
 FLAKY = "test.handler.flaky"  # ...and a transient one, on these
-
-
-async def eventually(check: Callable[[], Awaitable[T]], timeout_s: float = 15.0) -> T:
-    """Retry `check` until it stops failing its assertions (bounded, never a fixed sleep)."""
-    async for attempt in AsyncRetrying(
-        stop=stop_after_delay(timeout_s),
-        wait=wait_fixed(0.05),
-        retry=retry_if_exception_type(AssertionError),
-        reraise=True,
-    ):
-        with attempt:
-            return await check()
-    raise AssertionError("unreachable")
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Literal, TypeVar
 
@@ -19,7 +19,6 @@ import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 from aiormq.exceptions import DeliveryError
 from sqlalchemy import text
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from mss_bus import Bus, OutboxRelay, Topology
 from mss_bus.relay import BATCH
@@ -29,24 +28,12 @@ from mss_db import OrgScope
 from mss_organization.main import build_runtime
 from mss_service import ServiceRuntime
 from mss_settings import PlatformSettings
+from mss_testing.plugin import eventually
 
 pytestmark = pytest.mark.integration
 
 T = TypeVar("T")
 SCHEMA = "organization"
-
-
-async def eventually(check: Callable[[], Awaitable[T]], timeout_s: float = 15.0) -> T:
-    """Retry `check` until it stops failing its assertions (bounded, never a fixed sleep)."""
-    async for attempt in AsyncRetrying(
-        stop=stop_after_delay(timeout_s),
-        wait=wait_fixed(0.05),
-        retry=retry_if_exception_type(AssertionError),
-        reraise=True,
-    ):
-        with attempt:
-            return await check()
-    raise AssertionError("unreachable")
 
 
 @pytest.fixture

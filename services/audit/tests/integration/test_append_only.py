@@ -36,7 +36,7 @@ from mss_contracts.events import (
 from mss_contracts.permissions import OrganizationType, Role
 from mss_service import ServiceRuntime
 from mss_settings import PlatformSettings
-from mss_testing.plugin import TokenFactory, running
+from mss_testing.plugin import AppDb, TokenFactory, running
 
 pytestmark = pytest.mark.integration
 
@@ -130,11 +130,12 @@ async def _verify(
 
 @pytest.mark.parametrize("table", TABLES)
 async def test_audit_app_role_may_neither_update_nor_delete_audit_records(
-    table: str, audit: Audit, audit_app_db: asyncpg.Connection
+    table: str, audit: Audit, app_db: AppDb
 ) -> None:
     org_id = uuid.uuid4()
     await audit.record_history(org_id, updates=1, failures=0)
     column = "action" if table == "audit_logs" else "type"
+    audit_app_db = await app_db("audit")
     await audit_app_db.execute("SELECT set_config('app.all_orgs', 'on', false)")
     assert (
         await audit_app_db.fetchval(

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
-import aio_pika
 import httpx
 import pytest
 
-from mss_bus import Topology
+from mss_db import OrgScope
 from mss_identity.adapters.passwords import PasswordHasher
+from mss_identity.adapters.repository import IdentityRepository
 from mss_identity.application.users import ensure_super_admin
 from mss_identity.main import build_runtime, create_app
 from mss_service import ServiceRuntime
@@ -20,25 +19,40 @@ from mss_settings import PlatformSettings
 from mss_testing.plugin import Account, AccountFactory, running
 
 
-@pytest.fixture(scope="session", autouse=True)
-async def _drop_test_topology(platform_settings: PlatformSettings) -> AsyncIterator[None]:
-    """Leave no exchange of this run's bus namespace on the broker."""
-    yield
-    topology = Topology(platform_settings.bus_namespace)
-    with contextlib.suppress(Exception):
-        connection = await aio_pika.connect(platform_settings.rabbitmq_url, timeout=10)
-        async with connection:
-            channel = await connection.channel()
-            await channel.exchange_delete(topology.events_exchange)
+@pytest.fixture
+async def client(
+    request: pytest.FixtureRequest, platform_settings: PlatformSettings, signing_keys_dir: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The identity app, its lifespan running, behind an in-process HTTP client.
+
+    Modules marked `keep_outbox` run it without the relay: their events stay in
+    identity.outbox, where the tests read them.
+    """
+    relay = request.node.get_closest_marker("keep_outbox") is None
+    async with running(create_app(run_relay=relay)) as c:
+        yield c
 
 
 @pytest.fixture
-async def client(
-    platform_settings: PlatformSettings, signing_keys_dir: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The identity app, its lifespan running, behind an in-process HTTP client."""
-    async with running(create_app()) as c:
-        yield c
+def new_customer_org(identity_runtime: ServiceRuntime) -> Callable[[], Awaitable[uuid.UUID]]:
+    """`await new_customer_org()`: an active customer org in identity's directory, as the
+    organization events would leave it."""
+
+    async def create() -> uuid.UUID:
+        org = uuid.uuid4()
+        async with identity_runtime.uow(OrgScope.everything()) as uow:
+            await IdentityRepository(uow).upsert_org(
+                org_id=org,
+                name="Customer",
+                type="customer",
+                status="active",
+                settings={},
+                version=1,
+            )
+            await uow.commit()
+        return org
+
+    return create
 
 
 @pytest.fixture

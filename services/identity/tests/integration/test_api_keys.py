@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -14,35 +13,14 @@ import jwt
 import pytest
 
 from mss_contracts.permissions import OrganizationType, Role
-from mss_db import OrgScope
-from mss_identity.adapters.repository import IdentityRepository
-from mss_identity.main import build_runtime, create_app
-from mss_settings import PlatformSettings
-from mss_testing.plugin import TokenFactory, running
+from mss_testing.plugin import TokenFactory
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.keep_outbox]
 
 
 @pytest.fixture
-async def client(
-    platform_settings: PlatformSettings, signing_keys_dir: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with running(create_app(run_relay=False)) as c:
-        yield c
-
-
-@pytest.fixture
-async def org_id(platform_settings: PlatformSettings) -> uuid.UUID:
-    """A customer org in identity's directory, as the organization events would leave it."""
-    runtime = build_runtime()
-    org = uuid.uuid4()
-    async with runtime.uow(OrgScope.everything()) as uow:
-        await IdentityRepository(uow).upsert_org(
-            org_id=org, name="Customer", type="customer", status="active", settings={}, version=1
-        )
-        await uow.commit()
-    await runtime.close()
-    return org
+async def org_id(new_customer_org: Callable[[], Awaitable[uuid.UUID]]) -> uuid.UUID:
+    return await new_customer_org()
 
 
 @pytest.fixture

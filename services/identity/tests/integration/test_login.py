@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aio_pika
 import asyncpg
@@ -16,7 +16,6 @@ import pytest
 from aio_pika.abc import AbstractQueue, AbstractRobustConnection
 from fastapi import FastAPI
 from redis.asyncio import Redis
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from mss_auth.jwks import public_jwk
 from mss_auth.sessions import session_key
@@ -27,25 +26,11 @@ from mss_identity.application.auth import AuthDeps
 from mss_identity.application.users import ensure_super_admin
 from mss_identity.main import create_app
 from mss_settings import PlatformSettings
-from mss_testing.plugin import running
+from mss_testing.plugin import eventually, running
 
 pytestmark = pytest.mark.integration
 
-T = TypeVar("T")
 PASSWORD = "correct horse battery staple 7"
-
-
-async def eventually(check: Callable[[], Awaitable[T]], timeout_s: float = 15.0) -> T:
-    """Retry `check` until it stops failing its assertions (bounded, never a fixed sleep)."""
-    async for attempt in AsyncRetrying(
-        stop=stop_after_delay(timeout_s),
-        wait=wait_fixed(0.05),
-        retry=retry_if_exception_type(AssertionError),
-        reraise=True,
-    ):
-        with attempt:
-            return await check()
-    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True, slots=True)

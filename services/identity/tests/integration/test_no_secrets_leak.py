@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import httpx
@@ -19,43 +18,19 @@ import pyotp
 import pytest
 
 from mss_contracts.permissions import Role
-from mss_db import OrgScope
-from mss_identity.adapters.repository import IdentityRepository
-from mss_identity.main import build_runtime, create_app
-from mss_settings import PlatformSettings
-from mss_testing.plugin import AccountFactory, TokenFactory, running
+from mss_testing.plugin import AccountFactory, TokenFactory
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.keep_outbox]
 
 PASSWORD = "a long and unusual passphrase 42"
 WEAK = "password123456"
-
-
-@pytest.fixture
-async def client(
-    platform_settings: PlatformSettings, signing_keys_dir: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    # No relay: the events stay in the outbox, where the test reads them.
-    async with running(create_app(run_relay=False)) as c:
-        yield c
-
-
-async def _customer_org() -> uuid.UUID:
-    runtime = build_runtime()
-    org = uuid.uuid4()
-    async with runtime.uow(OrgScope.everything()) as uow:
-        await IdentityRepository(uow).upsert_org(
-            org_id=org, name="Customer", type="customer", status="active", settings={}, version=1
-        )
-        await uow.commit()
-    await runtime.close()
-    return org
 
 
 async def test_no_secret_reaches_a_log_an_event_or_an_error_body(
     client: httpx.AsyncClient,
     new_account: AccountFactory,
     mint_token: TokenFactory,
+    new_customer_org: Callable[[], Awaitable[uuid.UUID]],
     admin_db: asyncpg.Connection,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -91,7 +66,7 @@ async def test_no_secret_reaches_a_log_an_event_or_an_error_body(
     admin = {"Authorization": f"Bearer {await mint_token(role=Role.SUPER_ADMIN)}"}
     created = await client.post(
         "/api/api-keys",
-        json={"organizationId": str(await _customer_org()), "permissions": ["users:read"]},
+        json={"organizationId": str(await new_customer_org()), "permissions": ["users:read"]},
         headers=admin,
     )
     api_key = created.json()["data"]["key"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,7 +34,7 @@ from mss_identity.main import build_runtime, create_app
 from mss_settings import PlatformSettings
 from mss_testing.plugin import TokenFactory, running
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.keep_outbox]
 
 ROOT_PASSWORD = "a long and unusual passphrase 42"
 CHOSEN = "violet tractor sings under nine lanterns"
@@ -47,15 +46,6 @@ class World:
     provider: uuid.UUID
     org: uuid.UUID
     admin_id: uuid.UUID
-
-
-@pytest.fixture
-async def client(
-    platform_settings: PlatformSettings, signing_keys_dir: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    # No relay: the events stay in identity.outbox, where the tests read the tokens.
-    async with running(create_app(run_relay=False)) as c:
-        yield c
 
 
 @pytest.fixture

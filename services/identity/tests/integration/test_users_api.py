@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -20,11 +17,11 @@ from mss_db import OrgScope
 from mss_identity.adapters.passwords import PasswordHasher
 from mss_identity.adapters.repository import IdentityRepository
 from mss_identity.application.users import ensure_super_admin
-from mss_identity.main import build_runtime, create_app
+from mss_identity.main import build_runtime
 from mss_settings import PlatformSettings
-from mss_testing.plugin import TokenFactory, running
+from mss_testing.plugin import TokenFactory, eventually
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.keep_outbox]
 
 PASSWORD = "a long and unusual passphrase 42"
 SECRET_FIELDS = {"passwordHash", "mfaSecret", "mfaBackupCodes", "tokenHash"}
@@ -54,15 +51,6 @@ class World:
     org_b: uuid.UUID
     admin_id: uuid.UUID
     admin_email: str
-
-
-@pytest.fixture
-async def client(
-    platform_settings: PlatformSettings, signing_keys_dir: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    # No relay: the events stay in identity.outbox for the assertions.
-    async with running(create_app(run_relay=False)) as c:
-        yield c
 
 
 @pytest.fixture
@@ -522,18 +510,17 @@ async def test_provider_reads_of_customer_users_are_journaled_for_each_customer(
     own = await client.get("/api/users", headers=await _customer_admin(mint_token, world.org_a))
     assert own.status_code == 200
 
-    events: list[EventEnvelope] = []
-    for _ in range(50):  # the journal flushes every 250 ms
+    async def journaled() -> list[EventEnvelope]:  # the journal flushes every 250 ms
         rows = await admin_db.fetch(
             "SELECT payload FROM identity.outbox WHERE event_type = 'customer_data.accessed' "
             "AND payload->>'organizationId' = ANY($1::text[])",
             [str(world.org_a), str(world.org_b)],
         )
-        events = [EventEnvelope.model_validate_json(r["payload"]) for r in rows]
-        if len(events) >= 2:
-            break
-        await asyncio.sleep(0.1)
-    assert len(events) == 2, events
+        found = [EventEnvelope.model_validate_json(r["payload"]) for r in rows]
+        assert len(found) == 2, found
+        return found
+
+    events = await eventually(journaled)
     assert {e.organization_id for e in events} == {world.org_a}
     by_path = {e.data["path"]: e for e in events}
     assert by_path["/api/users"].aggregate_type == "user"

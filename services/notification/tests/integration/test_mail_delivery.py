@@ -20,7 +20,6 @@ from urllib.parse import quote
 import asyncpg
 import pytest
 from aio_pika.abc import AbstractRobustConnection
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from mss_auth.tokens import KeyLoader
 from mss_bus import EventConsumer, apply_once
@@ -34,13 +33,16 @@ from mss_contracts.events import (
 from mss_contracts.permissions import Role
 from mss_service import ServiceRuntime
 from mss_settings import PlatformSettings
-from mss_testing.plugin import running
+from mss_testing.plugin import AppDb, eventually, running
 
 # isort: split
 from mss_notification.adapters.smtp import SmtpMailer
 from mss_notification.config import SERVICE, SERVICE_DIR, NotificationSettings
 from mss_notification.consumers.on_mail_event import BINDINGS, on_mail_event
 from mss_notification.main import build_runtime, create_app
+
+# SMTP retries with back-off: a longer bound than the default.
+MAIL_DEADLINE_S = 20.0
 
 pytestmark = pytest.mark.integration
 
@@ -95,19 +97,6 @@ def mail_sink(tmp_path: Path) -> Iterator[MailSink]:
         controller.stop()
 
 
-async def eventually(check: Callable[[], Awaitable[T]], timeout_s: float = 20.0) -> T:
-    """Retry `check` until its assertions hold (bounded, never a fixed sleep)."""
-    async for attempt in AsyncRetrying(
-        stop=stop_after_delay(timeout_s),
-        wait=wait_fixed(0.05),
-        retry=retry_if_exception_type(AssertionError),
-        reraise=True,
-    ):
-        with attempt:
-            return await check()
-    raise AssertionError("unreachable")
-
-
 @dataclass
 class Worker:
     """The notification worker's consumer, recording what apply_once answered per event."""
@@ -132,7 +121,7 @@ WorkerFactory = Callable[..., Awaitable[Worker]]
 
 @pytest.fixture
 async def start_worker(
-    notification_settings: PlatformSettings, key_loader: KeyLoader
+    platform_settings: PlatformSettings, key_loader: KeyLoader
 ) -> AsyncIterator[WorkerFactory]:
     """`await start_worker(smtp_port=...)`: the worker as worker.py wires it, SMTP at that port."""
     started: list[Worker] = []
@@ -229,7 +218,7 @@ async def test_invitation_is_mailed_with_its_link_and_logged_as_sent(
         assert len(messages) == 1
         return list(messages)
 
-    [message] = await eventually(delivered)
+    [message] = await eventually(delivered, timeout_s=MAIL_DEADLINE_S)
     link = f"{PUBLIC_URL}/accept-invitation?token={quote(token, safe='')}"
     body = _body(message)
     assert link in body
@@ -242,7 +231,7 @@ async def test_invitation_is_mailed_with_its_link_and_logged_as_sent(
     async def recorded() -> dict[str, Any]:
         return await _delivery(admin_db, event.id)
 
-    row = await eventually(recorded)
+    row = await eventually(recorded, timeout_s=MAIL_DEADLINE_S)
     assert row["status"] == "sent"
     assert row["attempts"] == 1
     assert row["template"] == "invitation"
@@ -268,7 +257,7 @@ async def test_the_same_event_redelivered_sends_no_second_mail(
         assert len(outcomes) == 2
         return outcomes
 
-    assert sorted(await eventually(both_handled)) == [False, True]
+    assert sorted(await eventually(both_handled, timeout_s=MAIL_DEADLINE_S)) == [False, True]
     assert len(mail_sink.to(event.data["email"])) == 1
     count = await admin_db.fetchval(
         "SELECT count(*) FROM notification.mail_deliveries WHERE event_id = $1", event.id
@@ -291,7 +280,7 @@ async def test_smtp_down_records_failed_after_the_retries_and_then_acknowledges(
     async def recorded() -> dict[str, Any]:
         return await _delivery(admin_db, event.id)
 
-    row = await eventually(recorded)
+    row = await eventually(recorded, timeout_s=MAIL_DEADLINE_S)
     assert row["status"] == "failed"
     assert row["attempts"] == 3
     assert row["sent_at"] is None
@@ -311,7 +300,7 @@ async def test_smtp_down_records_failed_after_the_retries_and_then_acknowledges(
         queue = await channel.declare_queue(topology.queue(SERVICE), passive=True)
         assert queue.declaration_result.message_count == 0
 
-    await eventually(acknowledged)
+    await eventually(acknowledged, timeout_s=MAIL_DEADLINE_S)
     dlq = await channel.declare_queue(topology.dead_letter_queue(SERVICE), passive=True)
     assert await dlq.get(no_ack=True, fail=False) is None
     _no_secret_logged(caplog, token, quote(token, safe=""))
@@ -340,12 +329,12 @@ async def test_password_reset_mail_carries_the_reset_link(
         assert len(messages) == 1
         return messages[0]
 
-    message = await eventually(delivered)
+    message = await eventually(delivered, timeout_s=MAIL_DEADLINE_S)
     assert f"{PUBLIC_URL}/reset-password?token={quote(token, safe='')}" in _body(message)
 
 
 async def test_delivery_rows_of_another_tenant_are_invisible_to_the_app_role(
-    admin_db: asyncpg.Connection, notification_app_db: asyncpg.Connection
+    admin_db: asyncpg.Connection, app_db: AppDb
 ) -> None:
     org_a, org_b = uuid.uuid4(), uuid.uuid4()
     for org in (org_a, org_b):
@@ -357,6 +346,7 @@ async def test_delivery_rows_of_another_tenant_are_invisible_to_the_app_role(
             uuid.uuid4(),
             org,
         )
+    notification_app_db = await app_db("notification")
     async with notification_app_db.transaction():
         await notification_app_db.execute(
             "SELECT set_config('app.org_ids', $1, true), set_config('app.all_orgs', 'off', true)",
@@ -372,7 +362,7 @@ async def test_delivery_rows_of_another_tenant_are_invisible_to_the_app_role(
 
 
 async def test_api_is_ready_with_migrations_at_head(
-    notification_settings: PlatformSettings, key_loader: KeyLoader
+    platform_settings: PlatformSettings, key_loader: KeyLoader
 ) -> None:
     app = create_app(runtime_factory=lambda: build_runtime(key_loader))
     async with running(app) as client:
@@ -381,6 +371,6 @@ async def test_api_is_ready_with_migrations_at_head(
             response = await client.get("/ready")
             assert response.status_code == 200, response.text
 
-        await eventually(ready)
+        await eventually(ready, timeout_s=MAIL_DEADLINE_S)
         assert (await client.get("/health")).status_code == 200
         assert (await client.get("/metrics")).status_code == 200

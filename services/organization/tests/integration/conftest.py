@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aio_pika
 import asyncpg
 import httpx
 import pytest
 
 from mss_auth.tokens import KeyLoader
-from mss_bus import Topology
 from mss_bus.consumer import apply_once
 from mss_contracts.events import EventContext, UserCreated, new_event
 from mss_contracts.permissions import OrganizationType, Role
@@ -34,21 +31,6 @@ Events = Callable[[str], Awaitable[list[dict[str, Any]]]]
 
 # Every staff member of these tests belongs to one provider organization (ids only).
 PROVIDER_ORG = uuid.uuid4()
-
-
-@pytest.fixture(scope="session", autouse=True)
-async def _drop_test_topology(platform_settings: PlatformSettings) -> AsyncIterator[None]:
-    """Leave no queue or exchange of this run's bus namespace on the broker."""
-    yield
-    topology = Topology(platform_settings.bus_namespace)
-    with contextlib.suppress(Exception):
-        connection = await aio_pika.connect(platform_settings.rabbitmq_url, timeout=10)
-        async with connection:
-            channel = await connection.channel()
-            await channel.queue_delete(topology.queue("organization"))
-            await channel.queue_delete(topology.dead_letter_queue("organization"))
-            await channel.exchange_delete(topology.events_exchange)
-            await channel.exchange_delete(topology.dead_letter_exchange)
 
 
 @pytest.fixture

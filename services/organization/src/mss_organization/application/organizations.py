@@ -9,16 +9,15 @@ from uuid import UUID, uuid4
 
 from mss_contracts.events import (
     EventContext,
-    EventData,
     OrganizationCreated,
     OrganizationReactivated,
     OrganizationSuspended,
     OrganizationUpdated,
-    new_event,
 )
 from mss_contracts.permissions import OrganizationType
 from mss_db import OrgScope, UnitOfWork, UnitOfWorkFactory
 from mss_organization.adapters.repository import OrganizationFilter, OrganizationRepository
+from mss_organization.application.events import emit
 from mss_organization.domain.organization import Organization, OrganizationStatus
 from mss_organization.domain.settings import OrganizationSettingsModel
 
@@ -54,14 +53,6 @@ def _snapshot(org: Organization) -> dict[str, Any]:
     }
 
 
-async def _emit(uow: UnitOfWork, org: Organization, data: EventData, ctx: EventContext) -> None:
-    await uow.outbox.add(
-        new_event(
-            data, aggregate_id=org.id, organization_id=org.id, version=org.version, context=ctx
-        )
-    )
-
-
 async def create_organization(
     cmd: CreateOrganization, *, uow: UnitOfWork, ctx: EventContext
 ) -> Organization:
@@ -80,7 +71,7 @@ async def create_organization(
         created_by=cmd.created_by,
     )
     await OrganizationRepository(uow).add(org)
-    await _emit(uow, org, OrganizationCreated(**_snapshot(org)), ctx)
+    await emit(uow, org, OrganizationCreated(**_snapshot(org)), ctx)
     await uow.commit()
     return org
 
@@ -98,7 +89,7 @@ async def update_organization(
     org = (await _load_for_change(uow, cmd.org_id)).update(cmd.changes, datetime.now(UTC))
     if org.changed:
         await OrganizationRepository(uow).save(org)
-        await _emit(uow, org, OrganizationUpdated(**_snapshot(org), changed=list(org.changed)), ctx)
+        await emit(uow, org, OrganizationUpdated(**_snapshot(org), changed=list(org.changed)), ctx)
         await uow.commit()
     return org
 
@@ -108,7 +99,7 @@ async def suspend_organization(
 ) -> Organization:
     org = (await _load_for_change(uow, org_id)).suspend(datetime.now(UTC))
     await OrganizationRepository(uow).save(org)
-    await _emit(uow, org, OrganizationSuspended(**_snapshot(org), reason=reason), ctx)
+    await emit(uow, org, OrganizationSuspended(**_snapshot(org), reason=reason), ctx)
     await uow.commit()
     return org
 
@@ -118,7 +109,7 @@ async def reactivate_organization(
 ) -> Organization:
     org = (await _load_for_change(uow, org_id)).reactivate(datetime.now(UTC))
     await OrganizationRepository(uow).save(org)
-    await _emit(uow, org, OrganizationReactivated(**_snapshot(org)), ctx)
+    await emit(uow, org, OrganizationReactivated(**_snapshot(org)), ctx)
     await uow.commit()
     return org
 

@@ -8,10 +8,8 @@ from uuid import UUID, uuid4
 
 from mss_contracts.events import (
     EventContext,
-    EventData,
     RemoteAccessEnded,
     RemoteAccessStarted,
-    new_event,
 )
 from mss_db import UnitOfWork
 from mss_organization.adapters.access import (
@@ -19,6 +17,7 @@ from mss_organization.adapters.access import (
     RemoteSessionRepository,
     SessionFilter,
 )
+from mss_organization.application.events import emit
 from mss_organization.domain.access import RemoteAccessSession, SessionStatus, admitting_grant
 
 
@@ -34,20 +33,6 @@ class StartRemoteAccess:
     justification: str
     intervention_id: UUID | None
     client_ip: str | None
-
-
-async def _emit(
-    uow: UnitOfWork, session: RemoteAccessSession, data: EventData, ctx: EventContext
-) -> None:
-    await uow.outbox.add(
-        new_event(
-            data,
-            aggregate_id=session.id,
-            organization_id=session.org_id,
-            version=session.version,
-            context=ctx,
-        )
-    )
 
 
 async def start_remote_access(
@@ -77,7 +62,7 @@ async def start_remote_access(
         version=1,
     )
     await RemoteSessionRepository(uow).add(session)
-    await _emit(
+    await emit(
         uow,
         session,
         RemoteAccessStarted(
@@ -113,9 +98,24 @@ async def end_remote_access(
     session = await repo.get(session_id, for_update=True)
     if session is None or not (may_end_any or session.technician_id == by):
         raise RemoteSessionNotFound(str(session_id))
-    ended = session.end(by=by, reason=reason, now=datetime.now(UTC))
-    await repo.save(ended)
-    await _emit(
+    ended = await record_end(uow, session, by=by, reason=reason, now=datetime.now(UTC), ctx=ctx)
+    await uow.commit()
+    return ended
+
+
+async def record_end(
+    uow: UnitOfWork,
+    session: RemoteAccessSession,
+    *,
+    by: UUID | None,
+    reason: str | None,
+    now: datetime,
+    ctx: EventContext,
+) -> RemoteAccessSession:
+    """End the session and announce it; the caller commits."""
+    ended = session.end(by=by, reason=reason, now=now)
+    await RemoteSessionRepository(uow).save(ended)
+    await emit(
         uow,
         ended,
         RemoteAccessEnded(
@@ -127,5 +127,4 @@ async def end_remote_access(
         ),
         ctx,
     )
-    await uow.commit()
     return ended

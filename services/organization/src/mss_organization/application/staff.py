@@ -9,6 +9,7 @@ from mss_contracts.permissions import Role
 from mss_db import UnitOfWork
 from mss_organization.adapters.access import StaffDirectory
 from mss_organization.application.technician_access import revoke_all_of
+from mss_organization.domain.access import active_technician
 
 INACTIVE = "inactive"
 
@@ -32,8 +33,8 @@ async def record_user(
     applied = await StaffDirectory(uow).upsert(
         user_id=user_id, org_id=org_id, role=role, status=status, version=version
     )
-    member = await StaffDirectory(uow).get(user_id) if applied else None
-    if member is not None and not member.is_active_technician:
+    # A deletion names no role but is never active, so the event alone tells.
+    if applied and not active_technician(role, status):
         await revoke_all_of(
             user_id,
             by=context.user_id or user_id,

@@ -16,13 +16,10 @@ from uuid import UUID, uuid4
 from mss_contracts.access import AccessLevel, GrantStatus, GrantTerms
 from mss_contracts.events import (
     EventContext,
-    EventData,
     EventEnvelope,
-    RemoteAccessEnded,
     TechnicianAccessExpired,
     TechnicianAccessGranted,
     TechnicianAccessRevoked,
-    new_event,
 )
 from mss_db import OrgScope, UnitOfWork, UnitOfWorkFactory
 from mss_organization.adapters.access import (
@@ -32,7 +29,9 @@ from mss_organization.adapters.access import (
     StaffDirectory,
 )
 from mss_organization.adapters.repository import OrganizationRepository
+from mss_organization.application.events import emit
 from mss_organization.application.organizations import OrganizationNotFound
+from mss_organization.application.remote_access import record_end
 from mss_organization.domain.access import TechnicianAccess, check_new_grant
 
 log = logging.getLogger("mss.organization.grants")
@@ -52,20 +51,6 @@ class GrantTechnicianAccess:
     terms: GrantTerms
     notes: str | None
     granted_by: UUID
-
-
-async def _emit(
-    uow: UnitOfWork, grant: TechnicianAccess, data: EventData, ctx: EventContext
-) -> EventEnvelope:
-    envelope = new_event(
-        data,
-        aggregate_id=grant.id,
-        organization_id=grant.org_id,
-        version=grant.version,
-        context=ctx,
-    )
-    await uow.outbox.add(envelope)
-    return envelope
 
 
 async def grant_technician_access(
@@ -97,7 +82,7 @@ async def grant_technician_access(
         version=1,
     )
     await GrantRepository(uow).add(grant)
-    await _emit(
+    await emit(
         uow,
         grant,
         TechnicianAccessGranted(
@@ -165,7 +150,7 @@ async def _revoke(
 ) -> TechnicianAccess:
     revoked = grant.revoke(by=by, reason=reason, now=now)
     await GrantRepository(uow).save(revoked)
-    cause = await _emit(
+    cause = await emit(
         uow,
         revoked,
         TechnicianAccessRevoked(technician_id=revoked.technician_id, revoked_by=by, reason=reason),
@@ -187,26 +172,9 @@ async def _end_sessions(
     ctx: EventContext,
     cause: EventEnvelope | None,
 ) -> None:
-    repo = RemoteSessionRepository(uow)
     context = ctx.model_copy(update={"causation_id": cause.id}) if cause else ctx
-    for session in await repo.active_in_grants([grant.id for grant in grants]):
-        ended = session.end(by=by, reason=reason, now=now)
-        await repo.save(ended)
-        await uow.outbox.add(
-            new_event(
-                RemoteAccessEnded(
-                    technician_id=ended.technician_id,
-                    grant_id=ended.grant_id,
-                    service=ended.service,
-                    ended_by=by,
-                    reason=reason,
-                ),
-                aggregate_id=ended.id,
-                organization_id=ended.org_id,
-                version=ended.version,
-                context=context,
-            )
-        )
+    for session in await RemoteSessionRepository(uow).active_in_grants([g.id for g in grants]):
+        await record_end(uow, session, by=by, reason=reason, now=now, ctx=context)
 
 
 async def expire_due_grants(
@@ -225,7 +193,7 @@ async def expire_due_grants(
             expired = grant.expire(moment)
             await repo.save(expired)
             ctx = EventContext()
-            cause = await _emit(
+            cause = await emit(
                 uow,
                 expired,
                 TechnicianAccessExpired(

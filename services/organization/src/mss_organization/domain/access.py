@@ -58,7 +58,12 @@ class StaffMember:
 
     @property
     def is_active_technician(self) -> bool:
-        return self.role is Role.TECHNICIAN and self.status == "active"
+        return active_technician(self.role, self.status)
+
+
+def active_technician(role: Role | None, status: str) -> bool:
+    """Who may hold technician access grants."""
+    return role is Role.TECHNICIAN and status == "active"
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,11 @@ class Organization:
     created_by: UUID | None
     changed: tuple[str, ...] = field(default=())
 
+    @property
+    def org_id(self) -> UUID:
+        """An organization is its own tenant."""
+        return self.id
+
     def update(self, changes: dict[str, Any], now: datetime) -> Organization:
         """Apply the given fields; `changed` names the ones that really differ."""
         changed = tuple(sorted(k for k, v in changes.items() if getattr(self, k) != v))

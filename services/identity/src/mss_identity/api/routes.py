@@ -103,14 +103,7 @@ async def mfa_setup(principal: Enrolling, d: Deps) -> Envelope[MfaSetupRead]:
 async def mfa_enable(
     body: MfaCodeBody, principal: Enrolling, request: Request, d: Deps
 ) -> Envelope[BackupCodesRead]:
-    codes = await mfa.enable(
-        principal.user_id,
-        principal.session_id,
-        body.code,
-        d,
-        principal.scope,
-        event_context(request, principal),
-    )
+    codes = await mfa.enable(_me(principal, request), body.code, d)
     return Envelope(data=BackupCodesRead(backup_codes=codes))
 
 
@@ -118,14 +111,7 @@ async def mfa_enable(
 async def mfa_disable(
     body: MfaCodeBody, principal: SignedIn, request: Request, d: Deps
 ) -> Response:
-    await mfa.disable(
-        principal.user_id,
-        principal.session_id,
-        body.code,
-        d,
-        principal.scope,
-        event_context(request, principal),
-    )
+    await mfa.disable(_me(principal, request), body.code, d)
     return Response(status_code=204)
 
 
@@ -133,15 +119,17 @@ async def mfa_disable(
 async def mfa_backup_codes(
     body: MfaCodeBody, principal: SignedIn, request: Request, d: Deps
 ) -> Envelope[BackupCodesRead]:
-    codes = await mfa.regenerate_backup_codes(
-        principal.user_id,
-        principal.session_id,
-        body.code,
-        d,
-        principal.scope,
-        event_context(request, principal),
-    )
+    codes = await mfa.regenerate_backup_codes(_me(principal, request), body.code, d)
     return Envelope(data=BackupCodesRead(backup_codes=codes))
+
+
+def _me(principal: Principal, request: Request) -> use.Me:
+    return use.Me(
+        user_id=principal.user_id,
+        session_id=principal.session_id,
+        scope=principal.scope,
+        ctx=event_context(request, principal),
+    )
 
 
 def _pair(result: use.LoginResult) -> Envelope[TokenPair]:
@@ -214,13 +202,7 @@ async def change_password(
     body: PasswordChangeBody, principal: SignedIn, request: Request, d: Deps
 ) -> Response:
     await passwords.change_password(
-        user_id=principal.user_id,
-        session_id=principal.session_id,
-        current=body.current_password,
-        new=body.new_password,
-        deps=d,
-        scope=principal.scope,
-        ctx=event_context(request, principal),
+        _me(principal, request), current=body.current_password, new=body.new_password, deps=d
     )
     return Response(status_code=204)
 

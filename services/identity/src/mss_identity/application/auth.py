@@ -22,6 +22,7 @@ from mss_db import OrgScope, UnitOfWork, UnitOfWorkFactory
 from mss_identity.adapters.keys import KeyRing
 from mss_identity.adapters.passwords import PasswordHasher
 from mss_identity.adapters.repository import IdentityRepository
+from mss_identity.application.events import user_event
 from mss_identity.config import IdentitySettings
 from mss_identity.domain.mfa import matching_step, use_backup_code
 from mss_identity.domain.tokens import (
@@ -229,12 +230,10 @@ async def _open_session(
     )
     await repo.record_login(user.id, at=now, ip=cmd.ip_address)
     await uow.outbox.add(
-        new_event(
+        user_event(
+            user,
             LoginSucceeded(email=user.email, mfa_used="mfa" in amr),
-            aggregate_id=user.id,
-            organization_id=user.org_id,
-            version=user.version,
-            context=ctx.model_copy(update={"user_id": user.id, "session_id": session_id}),
+            ctx.model_copy(update={"user_id": user.id, "session_id": session_id}),
         )
     )
     # Live in Redis before the token exists, so the first request already passes.
@@ -448,10 +447,18 @@ async def current_user(user_id: UUID, deps: AuthDeps, scope: OrgScope) -> tuple[
     return user, org
 
 
-async def end_other_sessions(
-    user_id: UUID, keep: UUID, deps: AuthDeps, scope: OrgScope, ctx: EventContext, reason: str
-) -> None:
+@dataclass(frozen=True, slots=True)
+class Me:
+    """The signed-in user acting on their own account, through the session it is using."""
+
+    user_id: UUID
+    session_id: UUID
+    scope: OrgScope
+    ctx: EventContext
+
+
+async def end_other_sessions(me: Me, deps: AuthDeps, reason: str) -> None:
     """After a password or MFA change the user's other sessions end (ASVS V7.4.3)."""
-    for session in await own_sessions(user_id, deps, scope):
-        if session.id != keep:
-            await end_sessions(deps, ctx, scope=scope, reason=reason, session_id=session.id)
+    for session in await own_sessions(me.user_id, deps, me.scope):
+        if session.id != me.session_id:
+            await end_sessions(deps, me.ctx, scope=me.scope, reason=reason, session_id=session.id)

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from uuid import UUID
 
 from mss_contracts.events import (
-    EventContext,
     EventData,
     MfaBackupCodesRegenerated,
     MfaDisabled,
     MfaEnabled,
-    new_event,
 )
 from mss_db import OrgScope
 from mss_identity.adapters.repository import IdentityRepository, MfaState
-from mss_identity.application.auth import AuthDeps, InvalidMfaCode, end_other_sessions
+from mss_identity.application.auth import AuthDeps, InvalidMfaCode, Me, end_other_sessions
 from mss_identity.application.auth import verify_second_factor as _verify
+from mss_identity.application.events import user_event
 from mss_identity.domain.mfa import matching_step, new_backup_codes, new_secret, provisioning_uri
 
 
@@ -52,33 +52,13 @@ async def setup(user_id: UUID, deps: AuthDeps, scope: OrgScope) -> Enrollment:
     return Enrollment(secret=secret, otpauth_uri=provisioning_uri(secret, user.email))
 
 
-async def _event(
-    deps: AuthDeps, scope: OrgScope, user_id: UUID, data: EventData, ctx: EventContext
-) -> None:
-    async with deps.uow(scope) as uow:
-        user = await IdentityRepository(uow).user(user_id)
-        assert user is not None
-        await uow.outbox.add(
-            new_event(
-                data,
-                aggregate_id=user.id,
-                organization_id=user.org_id,
-                version=user.version,
-                context=ctx,
-            )
-        )
-        await uow.commit()
-
-
-async def enable(
-    user_id: UUID, session_id: UUID, code: str, deps: AuthDeps, scope: OrgScope, ctx: EventContext
-) -> list[str]:
+async def enable(me: Me, code: str, deps: AuthDeps) -> list[str]:
     """Turn MFA on with a valid code; returns the ten backup codes (shown once)."""
     now = datetime.now(UTC)
-    async with deps.uow(scope) as uow:
+    async with deps.uow(me.scope) as uow:
         repo = IdentityRepository(uow)
-        state = await repo.mfa_state(user_id)
-        if state is None or state.secret is None:
+        state, user = await repo.mfa_state(me.user_id), await repo.user(me.user_id)
+        if state is None or state.secret is None or user is None:
             raise MfaNotEnabled("Call /api/auth/mfa/setup first")
         if state.enabled:
             raise MfaAlreadyEnabled("MFA is already enabled")
@@ -87,54 +67,50 @@ async def enable(
             raise InvalidMfaCode()
         codes = new_backup_codes()
         await repo.save_mfa(
-            user_id,
+            me.user_id,
             MfaState(secret=state.secret, enabled=True, backup_hashes=codes.hashes, last_step=step),
             now,
         )
+        await uow.outbox.add(user_event(user, MfaEnabled(), me.ctx))
         await uow.commit()
-    await _event(deps, scope, user_id, MfaEnabled(), ctx)
-    await end_other_sessions(user_id, session_id, deps, scope, ctx, "mfa_changed")
+    await end_other_sessions(me, deps, "mfa_changed")
     return codes.plain
 
 
-async def _require_code(user_id: UUID, code: str, deps: AuthDeps, scope: OrgScope) -> MfaState:
-    async with deps.uow(scope) as uow:
-        state = await IdentityRepository(uow).mfa_state(user_id)
-        if state is None or not state.enabled:
-            raise MfaNotEnabled("MFA is not enabled")
-        if not await _verify(uow, user_id, code, datetime.now(UTC)):
-            raise InvalidMfaCode()
-        await uow.commit()
-    return state
-
-
-async def disable(
-    user_id: UUID, session_id: UUID, code: str, deps: AuthDeps, scope: OrgScope, ctx: EventContext
+async def _change_with_code(
+    me: Me, code: str, deps: AuthDeps, change: Callable[[MfaState], MfaState], event: EventData
 ) -> None:
-    await _require_code(user_id, code, deps, scope)
-    async with deps.uow(scope) as uow:
-        await IdentityRepository(uow).save_mfa(
-            user_id,
-            MfaState(secret=None, enabled=False, backup_hashes=[], last_step=0),
-            datetime.now(UTC),
-        )
-        await uow.commit()
-    await _event(deps, scope, user_id, MfaDisabled(), ctx)
-    await end_other_sessions(user_id, session_id, deps, scope, ctx, "mfa_changed")
-
-
-async def regenerate_backup_codes(
-    user_id: UUID, session_id: UUID, code: str, deps: AuthDeps, scope: OrgScope, ctx: EventContext
-) -> list[str]:
-    """A new set replaces the old; like any MFA change it ends the user's other sessions."""
-    await _require_code(user_id, code, deps, scope)
-    codes = new_backup_codes()
-    async with deps.uow(scope) as uow:
+    """Check the code (using it up), change the MFA state and record `event`, in one
+    transaction; then end the user's other sessions, as after any MFA change."""
+    now = datetime.now(UTC)
+    async with deps.uow(me.scope) as uow:
         repo = IdentityRepository(uow)
-        state = await repo.mfa_state(user_id)
-        assert state is not None
-        await repo.save_mfa(user_id, replace(state, backup_hashes=codes.hashes), datetime.now(UTC))
+        state, user = await repo.mfa_state(me.user_id), await repo.user(me.user_id)
+        if state is None or not state.enabled or user is None:
+            raise MfaNotEnabled("MFA is not enabled")
+        if not await _verify(uow, me.user_id, code, now):
+            raise InvalidMfaCode()
+        used = await repo.mfa_state(me.user_id)  # the code just used is spent
+        assert used is not None
+        await repo.save_mfa(me.user_id, change(used), now)
+        await uow.outbox.add(user_event(user, event, me.ctx))
         await uow.commit()
-    await _event(deps, scope, user_id, MfaBackupCodesRegenerated(count=len(codes.plain)), ctx)
-    await end_other_sessions(user_id, session_id, deps, scope, ctx, "mfa_changed")
+    await end_other_sessions(me, deps, "mfa_changed")
+
+
+async def disable(me: Me, code: str, deps: AuthDeps) -> None:
+    off = MfaState(secret=None, enabled=False, backup_hashes=[], last_step=0)
+    await _change_with_code(me, code, deps, lambda _: off, MfaDisabled())
+
+
+async def regenerate_backup_codes(me: Me, code: str, deps: AuthDeps) -> list[str]:
+    """A new set replaces the old one."""
+    codes = new_backup_codes()
+    await _change_with_code(
+        me,
+        code,
+        deps,
+        lambda state: replace(state, backup_hashes=codes.hashes),
+        MfaBackupCodesRegenerated(count=len(codes.plain)),
+    )
     return codes.plain

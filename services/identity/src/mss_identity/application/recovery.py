@@ -16,12 +16,11 @@ from mss_contracts.events import (
     EventContext,
     PasswordChanged,
     PasswordResetRequested,
-    UserUpdated,
-    new_event,
 )
 from mss_db import OrgScope, UnitOfWork
 from mss_identity.adapters.repository import IdentityRepository
 from mss_identity.application.auth import AuthDeps, end_sessions
+from mss_identity.application.events import user_event, user_updated
 from mss_identity.application.passwords import WeakPassword
 from mss_identity.domain.passwords import password_problem
 from mss_identity.domain.user_tokens import (
@@ -64,12 +63,10 @@ async def add_reset_request(uow: UnitOfWork, user: User, ctx: EventContext, now:
         IdentityRepository(uow), user, TokenPurpose.PASSWORD_RESET, now
     )
     await uow.outbox.add(
-        new_event(
+        user_event(
+            user,
             PasswordResetRequested(email=user.email, reset_token=token, expires_at=expires_at),
-            aggregate_id=user.id,
-            organization_id=user.org_id,
-            version=user.version,
-            context=ctx,
+            ctx,
         )
     )
 
@@ -94,25 +91,6 @@ async def _token_user(
     if user is None or user.status is UserStatus.INACTIVE:
         raise InvalidUserToken()
     return user
-
-
-async def _user_updated(uow: UnitOfWork, user: User, changed: list[str], ctx: EventContext) -> None:
-    await uow.outbox.add(
-        new_event(
-            UserUpdated(
-                email=user.email,
-                first_name=user.first_name,
-                last_name=user.last_name,
-                role=user.role,
-                status=user.status.value,
-                changed=changed,
-            ),
-            aggregate_id=user.id,
-            organization_id=user.org_id,
-            version=user.version,
-            context=ctx,
-        )
-    )
 
 
 async def reset_password(token: str, new: str, deps: AuthDeps, ctx: EventContext) -> User:
@@ -147,17 +125,9 @@ async def reset_password(token: str, new: str, deps: AuthDeps, ctx: EventContext
             changed.append("emailVerified")
         updated = await repo.change_user(user.id, now, **values)
         context = ctx.model_copy(update={"user_id": user.id})
-        await uow.outbox.add(
-            new_event(
-                PasswordChanged(email=updated.email),
-                aggregate_id=updated.id,
-                organization_id=updated.org_id,
-                version=updated.version,
-                context=context,
-            )
-        )
+        await uow.outbox.add(user_event(updated, PasswordChanged(email=updated.email), context))
         if changed:
-            await _user_updated(uow, updated, changed, context)
+            await uow.outbox.add(user_updated(updated, changed, context))
         await uow.commit()
     await end_sessions(
         deps,
@@ -177,14 +147,12 @@ async def add_verification_request(
         IdentityRepository(uow), user, TokenPurpose.EMAIL_VERIFICATION, now
     )
     await uow.outbox.add(
-        new_event(
+        user_event(
+            user,
             EmailVerificationRequested(
                 email=user.email, verification_token=token, expires_at=expires_at
             ),
-            aggregate_id=user.id,
-            organization_id=user.org_id,
-            version=user.version,
-            context=ctx,
+            ctx,
         )
     )
 
@@ -214,7 +182,9 @@ async def verify_email(token: str, deps: AuthDeps, ctx: EventContext) -> None:
         await repo.use_user_tokens(user.id, now, purposes)
         if not user.email_verified:
             updated = await repo.change_user(user.id, now, email_verified=True)
-            await _user_updated(
-                uow, updated, ["emailVerified"], ctx.model_copy(update={"user_id": user.id})
+            await uow.outbox.add(
+                user_updated(
+                    updated, ["emailVerified"], ctx.model_copy(update={"user_id": user.id})
+                )
             )
         await uow.commit()

@@ -16,11 +16,9 @@ from uuid import UUID, uuid4
 from mss_contracts.events import (
     AccountUnlocked,
     EventContext,
-    EventEnvelope,
     UserCreated,
     UserDeleted,
     UserInvited,
-    UserUpdated,
     new_event,
 )
 from mss_contracts.permissions import OrganizationType, Role, may_grant, role_allowed_in
@@ -28,6 +26,7 @@ from mss_db import OrgScope, UnitOfWork, UnitOfWorkFactory
 from mss_identity.adapters.passwords import PasswordHasher
 from mss_identity.adapters.repository import IdentityRepository, UserFilter
 from mss_identity.application.auth import AuthDeps, end_sessions
+from mss_identity.application.events import user_event, user_updated
 from mss_identity.application.recovery import (
     add_reset_request,
     add_verification_request,
@@ -127,15 +126,7 @@ async def unlock_user(
             raise UserNotFound(str(user_id))
         user = await repo.user(user_id)
         assert user is not None
-        await uow.outbox.add(
-            new_event(
-                AccountUnlocked(email=user.email),
-                aggregate_id=user.id,
-                organization_id=user.org_id,
-                version=user.version,
-                context=ctx,
-            )
-        )
+        await uow.outbox.add(user_event(user, AccountUnlocked(email=user.email), ctx))
         await uow.commit()
     return user
 
@@ -222,23 +213,6 @@ def _check_role(role: Role, org: OrgRef, actor: Actor) -> None:
         raise RoleNotGrantable(role)
 
 
-def _updated_event(user: User, changed: list[str], ctx: EventContext) -> EventEnvelope:
-    return new_event(
-        UserUpdated(
-            email=user.email,
-            first_name=user.first_name,
-            last_name=user.last_name,
-            role=user.role,
-            status=user.status.value,
-            changed=changed,
-        ),
-        aggregate_id=user.id,
-        organization_id=user.org_id,
-        version=user.version,
-        context=ctx,
-    )
-
-
 async def list_users(
     where: UserFilter, *, offset: int, limit: int, uow_factory: UnitOfWorkFactory
 ) -> tuple[list[User], int]:
@@ -312,15 +286,7 @@ async def create_user(cmd: NewUser, actor: Actor, deps: AuthDeps, ctx: EventCont
                 expires_at=expires_at,
             ),
         ):
-            await uow.outbox.add(
-                new_event(
-                    data,
-                    aggregate_id=user.id,
-                    organization_id=user.org_id,
-                    version=user.version,
-                    context=ctx,
-                )
-            )
+            await uow.outbox.add(user_event(user, data, ctx))
         await uow.commit()
     return user
 
@@ -386,7 +352,7 @@ async def update_user(
         if deactivated:
             await repo.use_user_tokens(user.id, now)
         updated = await repo.change_user(user.id, now, **values)
-        await uow.outbox.add(_updated_event(updated, changed, ctx))
+        await uow.outbox.add(user_updated(updated, changed, ctx))
         if "email" in changed and updated.status is UserStatus.ACTIVE:
             # An invited user's address is verified by accepting the invitation instead.
             await add_verification_request(uow, updated, ctx, now)
@@ -406,15 +372,7 @@ async def delete_user(user_id: UUID, actor: Actor, deps: AuthDeps, ctx: EventCon
             raise SelfChangeRefused("You cannot delete yourself")
         if user.status is not UserStatus.INACTIVE:
             updated = await _deactivate(uow, user, now)
-            await uow.outbox.add(
-                new_event(
-                    UserDeleted(email=updated.email),
-                    aggregate_id=updated.id,
-                    organization_id=updated.org_id,
-                    version=updated.version,
-                    context=ctx,
-                )
-            )
+            await uow.outbox.add(user_event(updated, UserDeleted(email=updated.email), ctx))
         await uow.commit()
     await end_sessions(deps, ctx, scope=actor.scope, reason="user_deleted", user_id=user.id)
 

@@ -158,6 +158,21 @@ def new_grant(client: httpx.AsyncClient, admin: Headers) -> NewGrant:
 
 
 @pytest.fixture
+def granted_technician(
+    new_customer: NewOrg, new_staff: NewStaff, new_grant: NewGrant, headers_for: HeadersFor
+) -> Callable[..., Awaitable[tuple[str, uuid.UUID, dict[str, Any], Headers]]]:
+    """`await granted_technician(**grant changes)` → (customer org id, technician id, its
+    grant on the org, the technician's headers)."""
+
+    async def create(**changes: Any) -> tuple[str, uuid.UUID, dict[str, Any], Headers]:
+        org_id, technician = await new_customer(), await new_staff()
+        grant = await new_grant(org_id, technician, **changes)
+        return org_id, technician, grant, await headers_for(Role.TECHNICIAN, user_id=technician)
+
+    return create
+
+
+@pytest.fixture
 def outbox_events(admin_db: asyncpg.Connection) -> Events:
     """`await outbox_events(aggregate_id)` → its envelopes still in the outbox, oldest first."""
 

@@ -99,14 +99,9 @@ class TestStart:
     async def test_a_service_outside_the_grant_is_refused_with_its_reason(
         self,
         client: httpx.AsyncClient,
-        headers_for: Factory,
-        new_customer: Factory,
-        new_staff: Factory,
-        new_grant: Factory,
+        granted_technician: Factory,
     ) -> None:
-        org_id, technician = await new_customer(), await new_staff()
-        await new_grant(org_id, technician, allowedServices=["rdp"])
-        headers = await headers_for(Role.TECHNICIAN, user_id=technician)
+        org_id, _technician, _grant, headers = await granted_technician(allowedServices=["rdp"])
         response = await _start(client, headers, org_id, service="ssh")
         assert response.status_code == 403
         assert "service 'ssh' is not allowed" in response.json()["details"]["reason"]
@@ -115,14 +110,11 @@ class TestStart:
     async def test_an_address_outside_the_restrictions_is_refused(
         self,
         client: httpx.AsyncClient,
-        headers_for: Factory,
-        new_customer: Factory,
-        new_staff: Factory,
-        new_grant: Factory,
+        granted_technician: Factory,
     ) -> None:
-        org_id, technician = await new_customer(), await new_staff()
-        await new_grant(org_id, technician, ipRestrictions=["10.0.0.0/8"])
-        headers = await headers_for(Role.TECHNICIAN, user_id=technician)
+        org_id, _technician, _grant, headers = await granted_technician(
+            ipRestrictions=["10.0.0.0/8"]
+        )
         outside = await _start(client, _from("203.0.113.9", headers), org_id)
         assert outside.status_code == 403
         assert "IP restrictions" in outside.json()["details"]["reason"]
@@ -176,15 +168,10 @@ class TestStart:
         self,
         client: httpx.AsyncClient,
         admin: Headers,
-        headers_for: Factory,
-        new_customer: Factory,
-        new_staff: Factory,
-        new_grant: Factory,
         outbox_events: Factory,
+        granted_technician: Factory,
     ) -> None:
-        org_id, technician = await new_customer(), await new_staff()
-        grant = await new_grant(org_id, technician)
-        headers = await headers_for(Role.TECHNICIAN, user_id=technician)
+        org_id, _technician, grant, headers = await granted_technician()
         session = (await _start(client, headers, org_id)).json()["data"]
         revoked = await client.post(
             f"/api/technician-access/{grant['id']}/revoke",
@@ -217,16 +204,11 @@ class TestStart:
         self,
         client: httpx.AsyncClient,
         admin_db: asyncpg.Connection,
-        headers_for: Factory,
-        new_customer: Factory,
-        new_staff: Factory,
-        new_grant: Factory,
         outbox_events: Factory,
         org_runtime: ServiceRuntime,
+        granted_technician: Factory,
     ) -> None:
-        org_id, technician = await new_customer(), await new_staff()
-        grant = await new_grant(org_id, technician)
-        headers = await headers_for(Role.TECHNICIAN, user_id=technician)
+        org_id, _technician, grant, headers = await granted_technician()
         session = (await _start(client, headers, org_id)).json()["data"]
         await admin_db.execute(
             "UPDATE organization.technician_access SET expires_at = now() - interval '1 second' "
@@ -250,14 +232,9 @@ class TestStart:
         self,
         client: httpx.AsyncClient,
         admin_db: asyncpg.Connection,
-        headers_for: Factory,
-        new_customer: Factory,
-        new_staff: Factory,
-        new_grant: Factory,
+        granted_technician: Factory,
     ) -> None:
-        org_id, technician = await new_customer(), await new_staff()
-        grant = await new_grant(org_id, technician)
-        headers = await headers_for(Role.TECHNICIAN, user_id=technician)
+        org_id, _technician, grant, headers = await granted_technician()
         revoke = admin_db.transaction()
         await revoke.start()
         try:
@@ -321,14 +298,11 @@ class TestEnd:
         self,
         client: httpx.AsyncClient,
         headers_for: Factory,
-        new_customer: Factory,
         new_staff: Factory,
-        new_grant: Factory,
         outbox_events: Factory,
+        granted_technician: Factory,
     ) -> None:
-        org_id, technician = await new_customer(), await new_staff()
-        await new_grant(org_id, technician)
-        headers = await headers_for(Role.TECHNICIAN, user_id=technician)
+        org_id, technician, _grant, headers = await granted_technician()
         session = (await _start(client, headers, org_id)).json()["data"]
 
         colleague = await headers_for(Role.TECHNICIAN, user_id=await new_staff())
@@ -354,14 +328,9 @@ class TestEnd:
         self,
         client: httpx.AsyncClient,
         admin: Headers,
-        headers_for: Factory,
-        new_customer: Factory,
-        new_staff: Factory,
-        new_grant: Factory,
+        granted_technician: Factory,
     ) -> None:
-        org_id, technician = await new_customer(), await new_staff()
-        await new_grant(org_id, technician)
-        headers = await headers_for(Role.TECHNICIAN, user_id=technician)
+        org_id, _technician, _grant, headers = await granted_technician()
         session = (await _start(client, headers, org_id)).json()["data"]
         ended = await client.post(f"{URL}/{session['id']}/end", headers=admin)
         assert ended.status_code == 200

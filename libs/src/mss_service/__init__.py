@@ -255,7 +255,7 @@ def record_access(
     runtime(request).journal.record(
         request,
         principal,
-        event_context(request, principal),
+        lambda: event_context(request, principal),
         resource_type=resource_type,
         org_ids=org_ids,
         resource_id=resource_id,

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from uuid import UUID
 
 from fastapi import Request
@@ -55,16 +55,23 @@ class AccessJournal:
         self,
         request: Request,
         principal: Principal,
-        context: EventContext,
+        context: Callable[[], EventContext],
         *,
         resource_type: str,
         org_ids: Iterable[UUID],
         resource_id: UUID | None = None,
     ) -> int:
-        """Journal a read of `org_ids`' data (one entry per customer org); returns how many."""
+        """Journal a read of `org_ids`' data (one entry per customer org); returns how many.
+
+        `context` is built only when there is something to journal: customers' own reads,
+        the common case, cost nothing here.
+        """
         if principal.org_type is not OrganizationType.MSS_PROVIDER:
             return 0
         counts = Counter(org for org in org_ids if org != principal.org_id)
+        if not counts:
+            return 0
+        caused_by = context()
         for org_id, count in counts.items():
             self._append(
                 new_event(
@@ -78,7 +85,7 @@ class AccessJournal:
                     aggregate_type=resource_type,
                     organization_id=org_id,
                     version=1,
-                    context=context,
+                    context=caused_by,
                 )
             )
         return len(counts)

@@ -19,6 +19,7 @@ import os
 import statistics
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -26,6 +27,7 @@ from mss_db.migrations import split_statements, tenant_rls_sql
 
 DATABASE_URL = os.environ.get("MSS_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/mss")
 SCHEMA = "bench_rls"
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 ROLE = "bench_rls_reader"
 PAGE = "SELECT * FROM {table}{where} ORDER BY created_at DESC, id LIMIT 20"
 COUNT = "SELECT count(*) FROM {table}{where}"
@@ -57,10 +59,8 @@ async def setup(conn: asyncpg.Connection, rows: int) -> list[uuid.UUID]:
     return ids
 
 
-def _stamp(i: int) -> object:
-    from datetime import UTC, datetime, timedelta
-
-    return datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=i)
+def _stamp(i: int) -> datetime:
+    return EPOCH + timedelta(seconds=i)
 
 
 async def scoped(conn: asyncpg.Connection, org_ids: list[uuid.UUID], all_orgs: bool) -> None:

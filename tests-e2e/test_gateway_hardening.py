@@ -53,6 +53,8 @@ CA_BUNDLE = Path(os.environ.get("MSS_GATEWAY_CA_BUNDLE") or RUN_DIR / "nginx/tls
 TOKEN_TTL_S = 15 * 60
 
 PROTECTED = "/api/organizations"
+# Protected, and answered by the gateway itself while the security service does not run.
+CHEAP = "/api/alerts"
 # Routed by the gateway to the security service, which does not run yet: once the token
 # check passes, the gateway answers 503 (connection refused). 503 here = "authenticated".
 UNSERVED_ROUTE = "/api/alerts"
@@ -363,16 +365,19 @@ def test_one_users_burst_is_limited_while_another_user_is_served(
 ) -> None:
     noisy, quiet = mint(), mint()
 
+    # The per-user limit counts every protected route. A route the gateway answers at once
+    # (its service is not part of this stack: 503) makes the burst outrun the limit however
+    # slow the machine; a real service's own speed could keep one client under 50 r/s.
     limited: httpx.Response | None = None
     for _ in range(MAX_BURST):
-        response = gw.get(PROTECTED, params={"limit": 1}, headers=noisy.headers)
+        response = gw.get(CHEAP, headers=noisy.headers)
         if response.status_code == 429:
             limited = response
             break
-        assert response.status_code == 200, response.text
+        assert response.status_code in (200, 503), response.text
 
     assert limited is not None, f"{MAX_BURST} requests of one user were never limited"
-    assert_envelope(limited, 429, "RATE_LIMITED", PROTECTED)
+    assert_envelope(limited, 429, "RATE_LIMITED", CHEAP)
     assert int(limited.headers["retry-after"]) >= 1
     assert_security_headers(limited)
     other = gw.get(PROTECTED, params={"limit": 1}, headers=quiet.headers)

@@ -10,6 +10,7 @@ includes and ``gateway.js``; then run ``nginx -p DIR -c DIR/nginx.conf``. Placeh
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import shutil
@@ -18,42 +19,71 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 
 TEMPLATE_DIR = Path(__file__).resolve().parent
+REGISTRY_MODULE = TEMPLATE_DIR.parent / "libs" / "src" / "mss_settings" / "registry.py"
 TEMPLATE_SUFFIX = ".template"
 NJS_FILES = ("gateway.js",)
 JS_MODULE = "ngx_http_js_module.so"
 MODULE_DIR_CANDIDATES = ("/usr/lib/nginx/modules", "/usr/share/nginx/modules")
 
-DEFAULTS: dict[str, str] = {
-    "MSS_GATEWAY_HTTP_PORT": "8080",
-    "MSS_GATEWAY_HTTPS_PORT": "8443",
-    "MSS_GATEWAY_LISTEN": "127.0.0.1",
-    "MSS_GATEWAY_WORKERS": "2",
-    "MSS_NGINX_USER": "",
-    "MSS_GATEWAY_ACCESS_LOG": "",
-    "MSS_GATEWAY_ERROR_LOG": "",
-    "MSS_TLS_CERT": "",
-    "MSS_TLS_KEY": "",
-    "MSS_IDENTITY_UPSTREAM": "127.0.0.1:8101",
-    "MSS_ORGANIZATION_UPSTREAM": "127.0.0.1:8102",
-    "MSS_SECURITY_UPSTREAM": "127.0.0.1:8103",
-    "MSS_INTERVENTION_UPSTREAM": "127.0.0.1:8104",
-    "MSS_AUDIT_UPSTREAM": "127.0.0.1:8105",
-    "MSS_NOTIFICATION_UPSTREAM": "127.0.0.1:8106",
-    "MSS_INTROSPECTION_UPSTREAM": "127.0.0.1:8111",
-    "MSS_RATE_AUTH_PER_IP": "10r/s",
-    "MSS_RATE_AUTH_BURST": "20",
-    "MSS_RATE_PER_USER": "50r/s",
-    "MSS_RATE_USER_BURST": "100",
-    "MSS_RATE_PER_ORG": "200r/s",
-    "MSS_RATE_ORG_BURST": "400",
-    "MSS_RATE_PER_IP": "500r/s",
-    "MSS_RATE_IP_BURST": "1000",
-    "MSS_RATE_INGEST_PER_ORG": "1000r/s",
-    "MSS_RATE_INGEST_BURST": "2000",
-}
 
+def _registry() -> ModuleType:
+    """The service registry's loader, by path: it needs only the standard library, and so
+    does this script (no virtual environment required)."""
+    spec = importlib.util.spec_from_file_location("mss_registry", REGISTRY_MODULE)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {REGISTRY_MODULE}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("mss_registry", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+REGISTRY = _registry()
+
+
+def _upstream_var(service: str) -> str:
+    return f"MSS_{service.upper()}_UPSTREAM"
+
+
+def defaults(offset: int = 0) -> dict[str, str]:
+    """Every placeholder's default; ports from the registry, shifted by MSS_PORT_OFFSET."""
+    values = {
+        "MSS_GATEWAY_HTTP_PORT": str(8080 + offset),
+        "MSS_GATEWAY_HTTPS_PORT": str(8443 + offset),
+        "MSS_GATEWAY_LISTEN": "127.0.0.1",
+        "MSS_GATEWAY_WORKERS": "2",
+        "MSS_NGINX_USER": "",
+        "MSS_GATEWAY_ACCESS_LOG": "",
+        "MSS_GATEWAY_ERROR_LOG": "",
+        "MSS_TLS_CERT": "",
+        "MSS_TLS_KEY": "",
+    }
+    for spec in REGISTRY.services():
+        values[_upstream_var(spec.name)] = f"127.0.0.1:{spec.api_port + offset}"
+    # The token check is identity's introspection process (its own upstream).
+    introspect = REGISTRY.service("identity").process("introspect", offset)
+    values["MSS_INTROSPECTION_UPSTREAM"] = f"127.0.0.1:{introspect.port}"
+    values.update(
+        {
+            "MSS_RATE_AUTH_PER_IP": "10r/s",
+            "MSS_RATE_AUTH_BURST": "20",
+            "MSS_RATE_PER_USER": "50r/s",
+            "MSS_RATE_USER_BURST": "100",
+            "MSS_RATE_PER_ORG": "200r/s",
+            "MSS_RATE_ORG_BURST": "400",
+            "MSS_RATE_PER_IP": "500r/s",
+            "MSS_RATE_IP_BURST": "1000",
+            "MSS_RATE_INGEST_PER_ORG": "1000r/s",
+            "MSS_RATE_INGEST_BURST": "2000",
+        }
+    )
+    return values
+
+
+DEFAULTS = defaults()
 UPSTREAM_VARS = tuple(name for name in DEFAULTS if name.endswith("_UPSTREAM"))
 PORT_VARS = ("MSS_GATEWAY_HTTP_PORT", "MSS_GATEWAY_HTTPS_PORT")
 RATE_VARS = (
@@ -125,7 +155,10 @@ def _listen_address(value: str) -> str:
 
 def settings_from(env: Mapping[str, str], out_dir: Path) -> dict[str, str]:
     """The placeholder values: environment over defaults, validated."""
-    values = {name: env.get(name, default) for name, default in DEFAULTS.items()}
+    offset = env.get("MSS_PORT_OFFSET", "0") or "0"
+    if not offset.isdigit():
+        raise ConfigError(f"MSS_PORT_OFFSET={offset!r} is not a whole number")
+    values = {name: env.get(name, default) for name, default in defaults(int(offset)).items()}
     values["MSS_NGINX_MODULES_DIR"] = env.get("MSS_NGINX_MODULES_DIR") or default_modules_dir()
 
     for name in PORT_VARS:
@@ -147,8 +180,10 @@ def settings_from(env: Mapping[str, str], out_dir: Path) -> dict[str, str]:
         raise ConfigError(f"MSS_NGINX_USER={user!r} is not 'user [group]'")
     values["MSS_NGINX_USER_LINE"] = f"user {user};" if user else "# user: not set"
 
+    values["MSS_UPSTREAMS"] = upstream_blocks(values)
     prefix = out_dir.resolve()
     values["MSS_GATEWAY_PREFIX"] = str(prefix)
+    values["MSS_SERVICE_LOCATIONS"] = service_locations(prefix)
     values["MSS_GATEWAY_LISTEN_ADDR"] = _listen_address(values.pop("MSS_GATEWAY_LISTEN"))
     values["MSS_GATEWAY_ACCESS_LOG"] = values["MSS_GATEWAY_ACCESS_LOG"] or str(
         prefix / "logs" / "access.log"
@@ -166,6 +201,36 @@ def settings_from(env: Mapping[str, str], out_dir: Path) -> dict[str, str]:
         if not SAFE_PATH.match(values[name]):
             raise ConfigError(f"{name}={values[name]!r} is not a plain absolute path")
     return values
+
+
+def upstream_blocks(values: Mapping[str, str]) -> str:
+    """One upstream per registered service's API, and the introspection process's."""
+    targets = [(spec.name, values[_upstream_var(spec.name)]) for spec in REGISTRY.services()]
+    targets.append(("introspection", values["MSS_INTROSPECTION_UPSTREAM"]))
+    return "\n".join(
+        f"    upstream {name} {{\n"
+        f"        server {address};\n"
+        "        keepalive 32;\n"
+        "        keepalive_timeout 4s;\n"
+        "    }"
+        for name, address in targets
+    ).lstrip()
+
+
+def service_locations(prefix: Path) -> str:
+    """`/api/<prefix>` of each service to its API, behind the token check."""
+    blocks = []
+    for spec in REGISTRY.services():
+        if not spec.gateway_prefixes:
+            continue
+        paths = "|".join(spec.gateway_prefixes)  # the registry allows [a-z0-9-] only
+        blocks.append(
+            f"location ~ ^/api/(?:{paths})(?:/|$) {{\n"
+            f"    include {prefix}/mss-protected.conf;\n"
+            f"    proxy_pass http://{spec.name};\n"
+            "}"
+        )
+    return "\n".join(blocks)
 
 
 def ensure_dev_certificate(cert: Path, key: Path) -> bool:

@@ -13,27 +13,21 @@ import asyncio
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from alembic import command
 
 from mss_db.migrations import alembic_config
 from mss_db.provision import ensure_database, ensure_service_schema
-from mss_settings import PlatformSettings, admin_database_url
-
-ROOT = Path(__file__).resolve().parents[1]
-# In dependency order: organization bootstraps the provider that identity's admin joins.
-SERVICES = ("organization", "identity", "audit", "notification")
+from mss_settings import PlatformSettings, admin_database_url, registry
 
 
 def migrate(settings: PlatformSettings) -> None:
+    """Every registered service, in the registry's order."""
     asyncio.run(ensure_database(settings))
-    for service in SERVICES:
-        asyncio.run(ensure_service_schema(settings, service))
-        command.upgrade(
-            alembic_config(ROOT / "services" / service, admin_database_url(settings)), "head"
-        )
-        print(f"  {service}: schema, roles and migrations at head")
+    for spec in registry.services():
+        asyncio.run(ensure_service_schema(settings, spec.schema))
+        command.upgrade(alembic_config(spec.directory, admin_database_url(settings)), "head")
+        print(f"  {spec.name}: schema, roles and migrations at head")
 
 
 def _run(*args: str) -> str:

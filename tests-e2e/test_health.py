@@ -11,16 +11,16 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from mss_settings import registry
+
 SERVICE_HOST = os.environ.get("MSS_E2E_SERVICE_HOST", "127.0.0.1")
-SERVICES = {"identity": 8101, "organization": 8102, "audit": 8105}
-INTROSPECTION_PORT = 8111
-# Business metrics each service's API process exposes (those that publish events run the
-# outbox relay); the audit API only reads, its consumer runs in the worker process.
-BUSINESS_METRICS: dict[str, frozenset[str]] = {
-    "identity": frozenset({"mss_events_published", "mss_outbox_lag_seconds"}),
-    "organization": frozenset({"mss_events_published", "mss_outbox_lag_seconds"}),
-    "audit": frozenset(),
+# Every registered service's API, on the registry's port (shifted like scripts/up shifts it).
+SERVICES = {
+    spec.name: spec.process("api", registry.port_offset()).port for spec in registry.services()
 }
+INTROSPECTION_PORT = registry.service("identity").process("introspect", registry.port_offset()).port
+# What a service that publishes exposes on its API process: the outbox relay's metrics.
+RELAY_METRICS = frozenset({"mss_events_published", "mss_outbox_lag_seconds"})
 HTTP_METRICS = frozenset({"http_requests", "http_request_duration_seconds"})
 
 
@@ -63,18 +63,20 @@ def test_metrics_are_prometheus_text_with_http_and_business_metrics(
     direct: httpx.Client, service: str
 ) -> None:
     port = SERVICES[service]
-    direct.get(_url(port, "/health"))  # at least one instrumented request exists
+    # At least one instrumented request (health and metrics themselves are not counted).
+    direct.get(_url(port, "/api/no-such-route"))
 
     response = direct.get(_url(port, "/metrics"))
 
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain")
     families = {family.name: family for family in text_string_to_metric_families(response.text)}
-    missing = (HTTP_METRICS | BUSINESS_METRICS[service]) - families.keys()
+    business = RELAY_METRICS if registry.service(service).publishes else frozenset()
+    missing = (HTTP_METRICS | business) - families.keys()
     assert not missing, f"{service} /metrics lacks {sorted(missing)}"
     assert families["http_requests"].type == "counter"
     assert any(sample.name == "http_requests_total" for sample in families["http_requests"].samples)
-    for name in BUSINESS_METRICS[service]:
+    for name in business:
         assert name.startswith("mss_")
 
 

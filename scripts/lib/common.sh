@@ -4,23 +4,22 @@ export MSS_RUN_DIR="${MSS_RUN_DIR:-$ROOT/.run}"
 export MSS_DATABASE_URL="${MSS_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/mss}"
 export MSS_REDIS_URL="${MSS_REDIS_URL:-redis://127.0.0.1:6379/0}"
 export MSS_RABBITMQ_URL="${MSS_RABBITMQ_URL:-amqp://guest:guest@127.0.0.1:5672/}"
-export MSS_GATEWAY_URL="${MSS_GATEWAY_URL:-http://127.0.0.1:${MSS_GATEWAY_HTTP_PORT:-8080}}"
 PY="$ROOT/.venv/bin/python"
 PIDS="$MSS_RUN_DIR/pids"
 LOGS="$MSS_RUN_DIR/logs"
 
-# name  module  command  port(0 = none)
-PROCESSES=(
-  "identity-api mss_identity api 8101"
-  "identity-introspect mss_identity introspect 8111"
-  "identity-worker mss_identity worker 0"
-  "organization-api mss_organization api 8102"
-  "organization-worker mss_organization worker 0"
-  "audit-api mss_audit api 8105"
-  "audit-worker mss_audit worker 0"
-  "notification-api mss_notification api 8106"
-  "notification-worker mss_notification worker 0"
-)
+# MSS_PORT_OFFSET (e.g. 10000) shifts every port, so a second checkout runs beside the first.
+export MSS_PORT_OFFSET="${MSS_PORT_OFFSET:-0}"
+export MSS_GATEWAY_HTTP_PORT="${MSS_GATEWAY_HTTP_PORT:-$((8080 + MSS_PORT_OFFSET))}"
+export MSS_GATEWAY_HTTPS_PORT="${MSS_GATEWAY_HTTPS_PORT:-$((8443 + MSS_PORT_OFFSET))}"
+export MSS_GATEWAY_URL="${MSS_GATEWAY_URL:-http://127.0.0.1:$MSS_GATEWAY_HTTP_PORT}"
+export MSS_GATEWAY_HTTPS_URL="${MSS_GATEWAY_HTTPS_URL:-https://127.0.0.1:$MSS_GATEWAY_HTTPS_PORT}"
+export MSS_SMTP_PORT="${MSS_SMTP_PORT:-$((1025 + MSS_PORT_OFFSET))}"
+
+# Every process of every service, from the registry (services/registry.toml), one line each:
+# name module command port probe. The loader needs only the standard library.
+mapfile -t PROCESSES < <(python3 "$ROOT/libs/src/mss_settings/registry.py" processes)
+[ ${#PROCESSES[@]} -gt 0 ] || { echo "error: no services in services/registry.toml" >&2; exit 1; }
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
@@ -37,7 +36,7 @@ ensure_uv() {
 ensure_python_env() {
   ensure_uv
   say "python environment (uv sync)"
-  (cd "$ROOT" && uv sync --frozen --quiet) || die "uv sync failed"
+  (cd "$ROOT" && uv sync --frozen --all-packages --quiet) || die "uv sync failed"
 }
 
 ensure_nginx() {

@@ -34,7 +34,7 @@ from mss_db.migrations import app_role, head_revision
 from mss_db.uow import UnitOfWorkFactory
 from mss_grants import TableGrantLookup
 from mss_service.transparency import AccessJournal
-from mss_settings import PlatformSettings, role_database_url
+from mss_settings import PlatformSettings, registry, role_database_url
 from mss_web.context import RequestIdMiddleware, client_address
 from mss_web.handlers import install_error_handlers
 
@@ -71,7 +71,7 @@ class ServiceRuntime:
         self.sessions = SessionStore(self.redis)
         self.auth = AuthRuntime(
             verifier=TokenVerifier(
-                load_keys=key_loader or http_jwks_loader(settings.jwks_url),
+                load_keys=key_loader or http_jwks_loader(settings.jwks),
                 issuer=settings.token_issuer,
                 audience=settings.token_audience,
             ),
@@ -176,6 +176,12 @@ async def _run_checks(checks: dict[str, Check]) -> tuple[bool, dict[str, str]]:
 def health_router(runtime_of: Callable[[Request], ServiceRuntime]) -> APIRouter:
     router = APIRouter(tags=["health"])
 
+    @router.get("/live", include_in_schema=False)
+    async def live() -> JSONResponse:
+        """The process serves: the liveness probe (no dependency checks, so an outage of
+        the broker or the database never restarts a pod that would recover by itself)."""
+        return JSONResponse({"status": "alive"})
+
     @router.get("/health", include_in_schema=False)
     async def health(request: Request) -> JSONResponse:
         healthy, report = await _run_checks(runtime_of(request).health_checks())
@@ -195,7 +201,7 @@ def health_router(runtime_of: Callable[[Request], ServiceRuntime]) -> APIRouter:
     return router
 
 
-PUBLIC_PATHS = frozenset({"/health", "/ready", "/metrics"})
+PUBLIC_PATHS = frozenset({"/live", "/health", "/ready", "/metrics"})
 
 
 def create_service_app(
@@ -203,10 +209,14 @@ def create_service_app(
     title: str,
     runtime_factory: Callable[[], ServiceRuntime],
     routers: Sequence[APIRouter],
-    run_relay: bool = True,
+    run_relay: bool | None = None,
     extra_startup: Callable[[ServiceRuntime, FastAPI], Awaitable[None]] | None = None,
 ) -> FastAPI:
-    """A service's HTTP app: envelope errors, request ids, health, metrics, its routers."""
+    """A service's HTTP app: envelope errors, request ids, health, metrics, its routers.
+
+    `run_relay`: whether this process relays the outbox; by default, when the registry says
+    the service publishes (tests pass False to inspect the outbox).
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -214,7 +224,8 @@ def create_service_app(
         app.state.runtime = runtime
         app.state.auth = runtime.auth
         runtime.spawn(runtime.connect_bus_in_background(), "bus-connect")
-        if run_relay:
+        relays = registry.service(runtime.service).publishes if run_relay is None else run_relay
+        if relays:
             runtime.spawn(runtime.relay().run(), "outbox-relay")
         runtime.spawn(runtime.journal.run(), "access-journal")
         if extra_startup is not None:
@@ -230,7 +241,7 @@ def create_service_app(
     app.include_router(health_router(lambda request: request.app.state.runtime))
     for router in routers:
         app.include_router(router)
-    Instrumentator(excluded_handlers=["/metrics", "/health", "/ready"]).instrument(app).expose(
+    Instrumentator(excluded_handlers=sorted(PUBLIC_PATHS)).instrument(app).expose(
         app, include_in_schema=False
     )
     return app

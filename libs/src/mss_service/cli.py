@@ -1,4 +1,8 @@
-"""`python -m mss_<service> api|worker|...`: one entry point shape for every service."""
+"""`python -m mss_<service> api|worker|...`: one entry point shape for every service.
+
+Ports come from the registry (services/registry.toml) through the settings, so a
+service's `__main__` names no port of its own.
+"""
 
 from __future__ import annotations
 
@@ -16,13 +20,16 @@ from mss_settings import PlatformSettings
 from mss_web.logs import configure_logging
 
 
-def run_api(app_path: str, *, service: str, port: int, settings: PlatformSettings) -> None:
-    configure_logging(service, settings.log_level)
+def run_api(
+    app_path: str, *, service: str, settings: PlatformSettings, command: str = "api"
+) -> None:
+    """Serve the app factory `app_path` on the registry's port of `service`'s `command`."""
+    configure_logging(service if command == "api" else f"{service}-{command}", settings.log_level)
     uvicorn.run(
         app_path,
         factory=True,
         host=settings.bind_host,
-        port=port,
+        port=settings.port(service, command),
         log_config=None,
         access_log=False,
         proxy_headers=False,
@@ -45,11 +52,11 @@ def run_worker(
     *,
     service: str,
     settings: PlatformSettings,
-    metrics_port: int,
 ) -> None:
-    """Run relay/consumers until SIGTERM; their metrics (DLQ depth, events) on `metrics_port`."""
+    """Run relay/consumers until SIGTERM; their metrics (DLQ depth, events) on the
+    registry's worker metrics port."""
     configure_logging(f"{service}-worker", settings.log_level)
-    start_http_server(metrics_port, addr=settings.bind_host)
+    start_http_server(settings.port(service, "worker"), addr=settings.bind_host)
     asyncio.run(_until_signalled(main))
 
 
@@ -58,3 +65,24 @@ def dispatch(service: str, commands: Mapping[str, Callable[[], None]]) -> None:
     parser.add_argument("command", choices=sorted(commands))
     args, _extra = parser.parse_known_args()
     commands[args.command]()
+
+
+def main(
+    service: str,
+    *,
+    settings: Callable[[], PlatformSettings],
+    worker: Callable[[], Coroutine[Any, Any, None]],
+    commands: Mapping[str, Callable[[], None]] | None = None,
+) -> None:
+    """A service's `__main__`: `api` (mss_<service>.main:create_app), `worker`, and its own
+    extra `commands`."""
+    dispatch(
+        service,
+        {
+            "api": lambda: run_api(
+                f"mss_{service}.main:create_app", service=service, settings=settings()
+            ),
+            "worker": lambda: run_worker(worker, service=service, settings=settings()),
+            **(commands or {}),
+        },
+    )

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
-SERVICES = ("identity", "organization", "security", "intervention", "audit", "notification")
+from mss_settings import registry
 
 
 class PlatformSettings(BaseSettings):
@@ -26,7 +26,10 @@ class PlatformSettings(BaseSettings):
     # Prefix for exchange and queue names, so test runs never touch the live topology.
     bus_namespace: str = ""
     run_dir: Path = Path(".run")
-    jwks_url: str = "http://127.0.0.1:8101/.well-known/jwks.json"
+    # Added to every port of the registry (a second platform beside the first).
+    port_offset: int = 0
+    # Where other services fetch identity's public keys; default: identity's API here.
+    jwks_url: str | None = None
     token_issuer: str = "mss-identity"
     token_audience: str = "mss-platform"
     bind_host: str = "127.0.0.1"
@@ -38,6 +41,14 @@ class PlatformSettings(BaseSettings):
     @property
     def secrets_dir(self) -> Path:
         return self.run_dir / "secrets"
+
+    def port(self, service: str, command: str = "api") -> int:
+        """The port of one process of a service: the registry's, shifted by the offset."""
+        return registry.service(service).process(command, self.port_offset).port
+
+    @property
+    def jwks(self) -> str:
+        return self.jwks_url or f"http://127.0.0.1:{self.port('identity')}/.well-known/jwks.json"
 
 
 def db_role_password(settings: PlatformSettings, role: str) -> SecretStr:

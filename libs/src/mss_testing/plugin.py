@@ -29,11 +29,10 @@ from mss_bus import Topology
 from mss_contracts.permissions import OrganizationType, Role
 from mss_db.migrations import alembic_config, app_role
 from mss_db.provision import ensure_database, ensure_service_schema
-from mss_settings import PlatformSettings, admin_database_url, role_database_url
+from mss_settings import PlatformSettings, admin_database_url, registry, role_database_url
 from mss_testing.infra import InfraUrls, infrastructure
 
 ROOT = Path(__file__).resolve().parents[3]
-SERVICES = ("organization", "identity", "audit", "notification")
 # Consumers the tests start under names of their own (queues to clean up as well).
 TEST_CONSUMERS = ("audit-limit",)
 
@@ -77,11 +76,9 @@ def platform_settings(
     settings = PlatformSettings()
     asyncio.run(_recreate_database(settings.database_url))
     asyncio.run(ensure_database(settings))
-    for service in SERVICES:
-        asyncio.run(ensure_service_schema(settings, service))
-        command.upgrade(
-            alembic_config(ROOT / "services" / service, admin_database_url(settings)), "head"
-        )
+    for spec in registry.services():
+        asyncio.run(ensure_service_schema(settings, spec.schema))
+        command.upgrade(alembic_config(spec.directory, admin_database_url(settings)), "head")
     try:
         yield settings
     finally:
@@ -100,7 +97,7 @@ async def _drop_topology(settings: PlatformSettings) -> None:
         connection = await aio_pika.connect(settings.rabbitmq_url, timeout=10)
         async with connection:
             channel = await connection.channel()
-            for consumer in (*SERVICES, *TEST_CONSUMERS):
+            for consumer in (*registry.names(), *TEST_CONSUMERS):
                 await channel.queue_delete(topology.queue(consumer))
                 await channel.queue_delete(topology.dead_letter_queue(consumer))
             await channel.exchange_delete(topology.events_exchange)

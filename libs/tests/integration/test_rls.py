@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-import secrets
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -22,43 +19,42 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
 
-from mss_audit.domain.chain import GENESIS, AuditEntry, entry_hash
 from mss_db.migrations import app_role, owner_role
-from mss_settings import PlatformSettings, role_database_url
+from mss_settings import PlatformSettings, registry, role_database_url
+from mss_testing.rls import TenantTable
+from mss_testing.rls import load as load_rls
 
 pytestmark = pytest.mark.integration
 
-SERVICES = ("organization", "identity", "audit", "notification")
+# Each registered service declares its tenant tables in its own tests/rls.py.
+RLS_OF = {spec.schema: load_rls(spec) for spec in registry.services()}
+SERVICES = tuple(RLS_OF)
 
 
 @dataclass(frozen=True, slots=True)
-class TenantTable:
+class QualifiedTable:
     schema: str
-    name: str
-    tenant_column: str  # the column the policy compares with the scope
-    key: str  # what tells its rows apart
+    table: TenantTable
+
+    @property
+    def name(self) -> str:
+        return self.table.name
+
+    @property
+    def tenant_column(self) -> str:
+        return self.table.tenant_column
+
+    @property
+    def key(self) -> str:
+        return self.table.key
 
     @property
     def qualified(self) -> str:
-        return f"{self.schema}.{self.name}"
+        return f"{self.schema}.{self.table.name}"
 
 
-TENANT_TABLES = (
-    TenantTable("organization", "organizations", "id", "id"),
-    TenantTable("organization", "technician_access", "org_id", "id"),
-    TenantTable("organization", "remote_access_sessions", "org_id", "id"),
-    TenantTable("organization", "staff_directory", "org_id", "user_id"),
-    TenantTable("identity", "users", "org_id", "id"),
-    TenantTable("identity", "user_sessions", "org_id", "id"),
-    TenantTable("identity", "org_directory", "id", "id"),
-    TenantTable("identity", "refresh_tokens", "org_id", "token_hash"),
-    TenantTable("identity", "user_tokens", "org_id", "token_hash"),
-    TenantTable("identity", "api_keys", "org_id", "id"),
-    TenantTable("identity", "technician_grants", "org_id", "id"),
-    TenantTable("audit", "events", "org_id", "id"),
-    TenantTable("audit", "audit_logs", "org_id", "id"),
-    TenantTable("audit", "technician_grants", "org_id", "id"),
-    TenantTable("notification", "mail_deliveries", "org_id", "id"),
+TENANT_TABLES = tuple(
+    QualifiedTable(schema, table) for schema, rls in RLS_OF.items() for table in rls.tables
 )
 
 
@@ -80,204 +76,13 @@ async def _scope(conn: asyncpg.Connection, *, org_ids: str = "", all_orgs: str =
     )
 
 
-# --- writing one tenant's rows, as each service's app role, under that tenant's scope ------
-
-Seeder = Callable[[asyncpg.Connection, uuid.UUID], Awaitable[dict[str, list[object]]]]
-
-
-async def _seed_organization(conn: asyncpg.Connection, org: uuid.UUID) -> dict[str, list[object]]:
-    await conn.execute(
-        "INSERT INTO organization.organizations (id, name, type) VALUES ($1, $2, 'customer')",
-        org,
-        f"Tenant {org.hex[:6]}",
-    )
-    grant, session, staff = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    await conn.execute(
-        "INSERT INTO organization.technician_access (id, org_id, technician_id, access_level, "
-        "granted_by, expires_at, allowed_services) "
-        "VALUES ($1, $2, $3, 'standard', $3, $4, '[\"ssh\"]')",
-        grant,
-        org,
-        staff,
-        datetime.now(UTC) + timedelta(hours=1),
-    )
-    await conn.execute(
-        "INSERT INTO organization.remote_access_sessions (id, org_id, technician_id, grant_id, "
-        "service, justification) VALUES ($1, $2, $3, $4, 'ssh', 'rls test')",
-        session,
-        org,
-        staff,
-        grant,
-    )
-    await conn.execute(
-        "INSERT INTO organization.staff_directory (user_id, org_id, role, status, version) "
-        "VALUES ($1, $2, 'technician', 'active', 1)",
-        staff,
-        org,
-    )
-    return {
-        "organizations": [org],
-        "technician_access": [grant],
-        "remote_access_sessions": [session],
-        "staff_directory": [staff],
-    }
-
-
-async def _seed_identity(conn: asyncpg.Connection, org: uuid.UUID) -> dict[str, list[object]]:
-    await conn.execute(
-        "INSERT INTO identity.org_directory (id, name, type, status, version) "
-        "VALUES ($1, 'Tenant', 'customer', 'active', 1)",
-        org,
-    )
-    users = [uuid.uuid4(), uuid.uuid4()]
-    for user in users:
-        await conn.execute(
-            "INSERT INTO identity.users (id, org_id, email, first_name, last_name, role) "
-            "VALUES ($1, $2, $3, 'Ada', 'Tenant', 'basic_user')",
-            user,
-            org,
-            f"{user.hex[:10]}@example.com",
-        )
-    session = uuid.uuid4()
-    await conn.execute(
-        "INSERT INTO identity.user_sessions (id, user_id, org_id, refresh_token_hash, expires_at) "
-        "VALUES ($1, $2, $3, $4, $5)",
-        session,
-        users[0],
-        org,
-        secrets.token_hex(32),
-        datetime.now(UTC) + timedelta(hours=1),
-    )
-    token = secrets.token_hex(32)
-    await conn.execute(
-        "INSERT INTO identity.refresh_tokens (token_hash, session_id, org_id) VALUES ($1, $2, $3)",
-        token,
-        session,
-        org,
-    )
-    user_token = secrets.token_hex(32)
-    await conn.execute(
-        "INSERT INTO identity.user_tokens (token_hash, user_id, org_id, purpose, expires_at) "
-        "VALUES ($1, $2, $3, 'invitation', $4)",
-        user_token,
-        users[1],
-        org,
-        datetime.now(UTC) + timedelta(days=7),
-    )
-    api_key = uuid.uuid4()
-    await conn.execute(
-        "INSERT INTO identity.api_keys (id, org_id, name, key_prefix, key_hash, permissions) "
-        "VALUES ($1, $2, 'siem', 'abcd1234', $3, ARRAY['alerts:create'])",
-        api_key,
-        org,
-        secrets.token_hex(32),
-    )
-    return {
-        "technician_grants": [await _seed_grant(conn, "identity", org)],
-        "org_directory": [org],
-        "users": list(users),
-        "user_sessions": [session],
-        "refresh_tokens": [token],
-        "user_tokens": [user_token],
-        "api_keys": [api_key],
-    }
-
-
-async def _seed_grant(conn: asyncpg.Connection, schema: str, org: uuid.UUID) -> uuid.UUID:
-    """One row of a service's projection of technician access grants."""
-    grant = uuid.uuid4()
-    await conn.execute(
-        f"INSERT INTO {schema}.technician_grants "  # noqa: S608 - our own schema names
-        "(id, org_id, technician_id, status, expires_at, allowed_services, ip_restrictions, "
-        "version) VALUES ($1, $2, $3, 'active', $4, '[\"ssh\"]', '[]', 1)",
-        grant,
-        org,
-        uuid.uuid4(),
-        datetime.now(UTC) + timedelta(hours=1),
-    )
-    return grant
-
-
-async def _seed_audit(conn: asyncpg.Connection, org: uuid.UUID) -> dict[str, list[object]]:
-    """Two events and their audit entries, chained as the audit service would chain them."""
-    events: list[object] = []
-    logs: list[object] = []
-    prev_hash = GENESIS
-    for seq in (1, 2):
-        entry = AuditEntry(
-            id=uuid.uuid4(),
-            event_id=uuid.uuid4(),
-            user_id=None,
-            session_id=None,
-            org_id=org,
-            action="user.created",
-            resource_type="user",
-            resource_id=uuid.uuid4(),
-            details={},
-            ip_address=None,
-            user_agent=None,
-            success=True,
-            error_message=None,
-            timestamp=datetime.now(UTC),
-        )
-        await conn.execute(
-            "INSERT INTO audit.events (id, type, aggregate_id, aggregate_type, org_id, data, "
-            "metadata, schema_version, occurred_at) "
-            "VALUES ($1, 'user.created', $2, 'user', $3, '{}', '{}', 1, $4)",
-            entry.event_id,
-            entry.resource_id,
-            org,
-            entry.timestamp,
-        )
-        link_hash = entry_hash(entry, seq=seq, prev_hash=prev_hash)
-        await conn.execute(
-            "INSERT INTO audit.audit_logs (id, event_id, org_id, action, resource_type, "
-            "resource_id, details, timestamp, chain_key, seq, prev_hash, hash) "
-            "VALUES ($1, $2, $3, 'user.created', 'user', $4, '{}', $5, $3, $6, $7, $8)",
-            entry.id,
-            entry.event_id,
-            org,
-            entry.resource_id,
-            entry.timestamp,
-            seq,
-            prev_hash,
-            link_hash,
-        )
-        prev_hash = link_hash
-        events.append(entry.event_id)
-        logs.append(entry.id)
-    grants = [await _seed_grant(conn, "audit", org)]
-    return {"events": events, "audit_logs": logs, "technician_grants": grants}
-
-
-async def _seed_notification(conn: asyncpg.Connection, org: uuid.UUID) -> dict[str, list[object]]:
-    delivery = uuid.uuid4()
-    await conn.execute(
-        "INSERT INTO notification.mail_deliveries "
-        "(id, event_id, org_id, recipient, template, status, attempts) "
-        "VALUES ($1, $2, $3, 'ada@example.com', 'invitation', 'sent', 1)",
-        delivery,
-        uuid.uuid4(),
-        org,
-    )
-    return {"mail_deliveries": [delivery]}
-
-
-SEEDERS: dict[str, Seeder] = {
-    "organization": _seed_organization,
-    "identity": _seed_identity,
-    "audit": _seed_audit,
-    "notification": _seed_notification,
-}
-
-
 @dataclass(frozen=True, slots=True)
 class Tenants:
     a: uuid.UUID
     b: uuid.UUID
     rows: dict[tuple[str, uuid.UUID], list[object]]  # (qualified table, tenant) → row keys
 
-    def of(self, table: TenantTable, tenant: uuid.UUID) -> set[object]:
+    def of(self, table: QualifiedTable, tenant: uuid.UUID) -> set[object]:
         return set(self.rows[(table.qualified, tenant)])
 
 
@@ -285,13 +90,13 @@ class Tenants:
 async def tenants(platform_settings: PlatformSettings) -> Tenants:
     a, b = uuid.uuid4(), uuid.uuid4()
     rows: dict[tuple[str, uuid.UUID], list[object]] = {}
-    for service, seed in SEEDERS.items():
+    for service, rls in RLS_OF.items():
         conn = await _connect_as(platform_settings, app_role(service))
         try:
             for tenant in (a, b):
                 async with conn.transaction():
                     await _scope(conn, org_ids=str(tenant))
-                    for name, keys in (await seed(conn, tenant)).items():
+                    for name, keys in (await rls.seed(conn, tenant)).items():
                         rows[(f"{service}.{name}", tenant)] = keys
         finally:
             await conn.close()
@@ -335,7 +140,7 @@ async def test_every_tenant_table_has_forced_rls_and_is_covered_here(
 
 @pytest.mark.parametrize("table", TENANT_TABLES, ids=lambda t: t.qualified)
 async def test_app_role_sees_only_the_scoped_tenants_rows(
-    table: TenantTable, tenants: Tenants, platform_settings: PlatformSettings
+    table: QualifiedTable, tenants: Tenants, platform_settings: PlatformSettings
 ) -> None:
     select_all = f"SELECT * FROM {table.qualified}"  # noqa: S608 - our own table names
     conn = await _connect_as(platform_settings, app_role(table.schema))
@@ -370,34 +175,6 @@ async def test_app_role_sees_only_the_scoped_tenants_rows(
         await conn.close()
 
 
-WRITES_FOR_B = {
-    "organization": (
-        "INSERT INTO organization.organizations (id, name, type) VALUES ($1, 'B2', 'customer')"
-    ),
-    "identity": (
-        "INSERT INTO identity.users (id, org_id, email, first_name, last_name, role) "
-        "VALUES (gen_random_uuid(), $1, 'b2@example.com', 'B', 'Two', 'basic_user')"
-    ),
-    "audit": (
-        "INSERT INTO audit.events (id, type, aggregate_id, aggregate_type, org_id, data, "
-        "metadata, schema_version, occurred_at) "
-        "VALUES (gen_random_uuid(), 'user.created', gen_random_uuid(), 'user', $1, '{}', '{}', "
-        "1, now())"
-    ),
-    "notification": (
-        "INSERT INTO notification.mail_deliveries "
-        "(id, event_id, org_id, recipient, template, status, attempts) "
-        "VALUES (gen_random_uuid(), gen_random_uuid(), $1, 'b@example.com', 'invitation', "
-        "'sent', 1)"
-    ),
-}
-
-UPDATES_OF_B = {
-    "organization": "UPDATE organization.organizations SET name = name || '.' WHERE id = $1",
-    "identity": "UPDATE identity.users SET first_name = 'Eve' WHERE org_id = $1",
-}
-
-
 @pytest.mark.parametrize("service", SERVICES)
 async def test_app_role_cannot_write_rows_of_a_tenant_outside_its_scope(
     service: str, tenants: Tenants, platform_settings: PlatformSettings
@@ -407,9 +184,9 @@ async def test_app_role_cannot_write_rows_of_a_tenant_outside_its_scope(
         async with conn.transaction():
             await _scope(conn, org_ids=str(tenants.a))
             with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
-                await conn.execute(WRITES_FOR_B[service], tenants.b)
-        update = UPDATES_OF_B.get(service)
-        if update is not None:  # audit_app may not UPDATE at all (test_append_only)
+                await conn.execute(RLS_OF[service].write_for_other, tenants.b)
+        update = RLS_OF[service].update_of_tenant
+        if update is not None:
             async with conn.transaction():
                 await _scope(conn, org_ids=str(tenants.a))
                 status = await conn.execute(update, tenants.b)
@@ -492,13 +269,13 @@ async def world(platform_settings: PlatformSettings) -> World:
     """Five tenants, each with rows in every tenant table of every service."""
     tenants = [uuid.uuid4() for _ in range(PROPERTY_TENANTS)]
     rows: dict[tuple[str, uuid.UUID], set[object]] = {}
-    for service, seed in SEEDERS.items():
+    for service, rls in RLS_OF.items():
         conn = await _connect_as(platform_settings, app_role(service))
         try:
             for tenant in tenants:
                 async with conn.transaction():
                     await _scope(conn, org_ids=str(tenant))
-                    for name, keys in (await seed(conn, tenant)).items():
+                    for name, keys in (await rls.seed(conn, tenant)).items():
                         rows[(f"{service}.{name}", tenant)] = set(keys)
         finally:
             await conn.close()

@@ -10,14 +10,7 @@ from mss_audit import worker
 from mss_audit.application.anchors import anchors_broken
 from mss_audit.config import SERVICE, AuditSettings
 from mss_audit.main import build_runtime
-from mss_service.cli import dispatch, run_api, run_worker
-
-
-def api() -> None:
-    settings = AuditSettings()
-    run_api(
-        "mss_audit.main:create_app", service=SERVICE, port=settings.audit_port, settings=settings
-    )
+from mss_service.cli import main
 
 
 def check_anchors() -> None:
@@ -41,16 +34,9 @@ def check_anchors() -> None:
 
 
 if __name__ == "__main__":
-    dispatch(
+    main(
         SERVICE,
-        {
-            "api": api,
-            "check-anchors": check_anchors,
-            "worker": lambda: run_worker(
-                worker.run,
-                service=SERVICE,
-                settings=AuditSettings(),
-                metrics_port=AuditSettings().audit_worker_metrics_port,
-            ),
-        },
+        settings=AuditSettings,
+        worker=worker.run,
+        commands={"check-anchors": check_anchors},
     )

@@ -9,8 +9,6 @@ SERVICE_DIR = Path(__file__).resolve().parents[2]
 
 
 class AuditSettings(PlatformSettings):
-    audit_worker_metrics_port: int = 9105
-    audit_port: int = 8105
     # Where the worker appends the chain heads (ship this file off the machine).
     audit_anchor_file: Path | None = None
     audit_anchor_interval_s: float = 60.0

@@ -8,39 +8,21 @@ import sys
 import time
 from uuid import UUID
 
-import uvicorn
-
 from mss_identity import worker
 from mss_identity.adapters.keys import add_key, ensure_key, prune_keys
 from mss_identity.application.users import ensure_super_admin
 from mss_identity.config import SERVICE, IdentitySettings
 from mss_identity.main import build_hasher, build_runtime
-from mss_service.cli import dispatch, run_api, run_worker
-from mss_web.logs import configure_logging
-
-
-def api() -> None:
-    settings = IdentitySettings()
-    run_api(
-        "mss_identity.main:create_app",
-        service=SERVICE,
-        port=settings.identity_port,
-        settings=settings,
-    )
+from mss_service.cli import main, run_api
 
 
 def introspect() -> None:
-    settings = IdentitySettings()
-    configure_logging(f"{SERVICE}-introspection", settings.log_level)
-    uvicorn.run(
+    """The gateway's token check, in a process of its own (a login flood cannot slow it)."""
+    run_api(
         "mss_identity.introspection:create_app",
-        factory=True,
-        host=settings.bind_host,
-        port=settings.introspection_port,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        date_header=False,
+        service=SERVICE,
+        settings=IdentitySettings(),
+        command="introspect",
     )
 
 
@@ -96,18 +78,9 @@ def bootstrap() -> None:
 
 
 if __name__ == "__main__":
-    dispatch(
+    main(
         SERVICE,
-        {
-            "api": api,
-            "introspect": introspect,
-            "worker": lambda: run_worker(
-                worker.run,
-                service=SERVICE,
-                settings=IdentitySettings(),
-                metrics_port=IdentitySettings().identity_worker_metrics_port,
-            ),
-            "keys": keys,
-            "bootstrap": bootstrap,
-        },
+        settings=IdentitySettings,
+        worker=worker.run,
+        commands={"introspect": introspect, "keys": keys, "bootstrap": bootstrap},
     )

@@ -11,9 +11,6 @@ SERVICE_DIR = Path(__file__).resolve().parents[2]
 
 
 class IdentitySettings(PlatformSettings):
-    identity_worker_metrics_port: int = 9101
-    identity_port: int = 8101
-    introspection_port: int = 8111
     # Signing keys: one PEM per key, named by kid; the newest signs, all verify.
     identity_keys_dir: Path | None = None
     access_token_ttl_s: int = 15 * 60

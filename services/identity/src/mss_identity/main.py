@@ -97,7 +97,7 @@ async def _startup(runtime: ServiceRuntime, app: FastAPI) -> None:
 
 
 def create_app(
-    runtime_factory: Callable[[], ServiceRuntime] = build_runtime, *, run_relay: bool = True
+    runtime_factory: Callable[[], ServiceRuntime] = build_runtime, *, run_relay: bool | None = None
 ) -> FastAPI:
     """The app; `run_relay=False` keeps events in the outbox (tests that inspect it)."""
     app = create_service_app(

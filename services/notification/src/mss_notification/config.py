@@ -11,8 +11,6 @@ SERVICE_DIR = Path(__file__).resolve().parents[2]
 
 
 class NotificationSettings(PlatformSettings):
-    notification_worker_metrics_port: int = 9106
-    notification_port: int = 8106
     # Where links in mails point: the gateway as users reach it (MSS_PUBLIC_URL).
     public_url: str = "http://127.0.0.1:8080"
     # The defaults are the local sink scripts/up starts when MSS_SMTP_HOST is unset.

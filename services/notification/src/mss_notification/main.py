@@ -1,4 +1,4 @@
-"""The notification service's HTTP app (it publishes nothing yet: no relay in the API process)."""
+"""The notification service's HTTP app."""
 
 from __future__ import annotations
 
@@ -26,5 +26,4 @@ def create_app(runtime_factory: Callable[[], ServiceRuntime] = build_runtime) ->
         title="MSS notification service",
         runtime_factory=runtime_factory,
         routers=[router],
-        run_relay=False,
     )

@@ -8,17 +8,7 @@ from mss_organization import worker
 from mss_organization.application.organizations import ensure_provider_organization
 from mss_organization.config import SERVICE, OrganizationSettings
 from mss_organization.main import build_runtime
-from mss_service.cli import dispatch, run_api, run_worker
-
-
-def api() -> None:
-    settings = OrganizationSettings()
-    run_api(
-        "mss_organization.main:create_app",
-        service=SERVICE,
-        port=settings.organization_port,
-        settings=settings,
-    )
+from mss_service.cli import main
 
 
 def bootstrap() -> None:
@@ -39,16 +29,9 @@ def bootstrap() -> None:
 
 
 if __name__ == "__main__":
-    dispatch(
+    main(
         SERVICE,
-        {
-            "api": api,
-            "worker": lambda: run_worker(
-                worker.run,
-                service=SERVICE,
-                settings=OrganizationSettings(),
-                metrics_port=OrganizationSettings().organization_worker_metrics_port,
-            ),
-            "bootstrap": bootstrap,
-        },
+        settings=OrganizationSettings,
+        worker=worker.run,
+        commands={"bootstrap": bootstrap},
     )

@@ -1,0 +1,118 @@
+"""The service registry is the one list of services: it matches the folders, it refuses
+impossible entries, and no other file keeps a list of its own."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+
+import pytest
+
+from mss_settings import registry
+from mss_settings.registry import ROOT, RegistryError, parse
+
+# Files that are the registry, are generated from it, or describe the services in prose.
+GENERATED_MARK = "generated from services/registry.toml"
+PROSE = re.compile(r"(^|/)(README\.md|docs/.*|.*\.md)$")
+
+
+def test_every_service_folder_is_registered_and_every_registered_service_has_a_folder() -> None:
+    folders = {p.parent.name for p in (ROOT / "services").glob("*/pyproject.toml")}
+
+    assert folders == set(registry.names())
+    for spec in registry.services():
+        assert (spec.source_dir / spec.package / "__init__.py").is_file(), spec.name
+        assert (spec.directory / "migrations").is_dir(), spec.name
+
+
+def test_processes_are_the_api_then_extras_then_the_worker_shifted_by_the_offset() -> None:
+    identity = registry.service("identity")
+
+    commands = [p.command for p in identity.processes()]
+    shifted = identity.processes(10000)
+
+    assert commands[0] == "api"
+    assert commands[-1] == "worker"
+    assert [p.port - 10000 for p in shifted] == [p.port for p in identity.processes()]
+    assert identity.process("worker").probe is None
+
+
+BASE = """
+[[service]]
+name = "alpha"
+schema = "alpha"
+api_port = 8201
+worker_metrics_port = 9201
+gateway_prefixes = ["things"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        (BASE.replace("alpha", "beta").replace("201", "202"), "prefix things"),
+        (BASE.replace("alpha", "beta").replace("things", "others"), "port 8201"),
+        (BASE.replace('"alpha"', '"Beta"'), "lower-case"),
+        (BASE.replace("alpha", "beta").replace("201", "202").replace("things", "A b"), "prefix"),
+        (BASE.replace("alpha", "beta").replace("8201", "70000").replace("things", "x"), "outside"),
+    ],
+)
+def test_the_registry_refuses_clashes_and_malformed_entries(extra: str, problem: str) -> None:
+    with pytest.raises(RegistryError, match=problem):
+        parse(BASE + extra)
+
+
+def _tracked_files() -> list[str]:
+    listed = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    return [name for name in listed if (ROOT / name).is_file()]
+
+
+def _python_lists(source: str, names: frozenset[str]) -> list[tuple[int, str]]:
+    """Collection literals (list, tuple, set, dict keys) holding three or more services."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.List | ast.Tuple | ast.Set):
+            items = node.elts
+        elif isinstance(node, ast.Dict):
+            items = [key for key in node.keys if key is not None]
+        else:
+            continue
+        named = {i.value for i in items if isinstance(i, ast.Constant) and i.value in names}
+        if len(named) >= 3:
+            found.append((node.lineno, ", ".join(sorted(named))))
+    return found
+
+
+def _text_lists(text: str, names: frozenset[str]) -> list[tuple[int, str]]:
+    """Lines (comments aside) naming three or more services, quoted or as words."""
+    word = re.compile(r"\b(" + "|".join(sorted(names)) + r")\b")
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip().startswith(("#", "//", "*")):
+            continue
+        named = set(word.findall(line))
+        if len(named) >= 3:
+            found.append((number, ", ".join(sorted(named))))
+    return found
+
+
+def test_no_file_but_the_registry_lists_the_services() -> None:
+    """Code names services one at a time; only the registry (and files generated from it,
+    and prose) lists them."""
+    names = frozenset(registry.names())
+    offenders = []
+    for name in _tracked_files():
+        if name in ("services/registry.toml", "uv.lock") or PROSE.search(name):
+            continue
+        try:
+            text = (ROOT / name).read_text()
+        except UnicodeDecodeError:
+            continue
+        if GENERATED_MARK in text[:500]:
+            continue
+        lists = _python_lists(text, names) if name.endswith(".py") else _text_lists(text, names)
+        offenders += [f"{name}:{line}: {named}" for line, named in lists]
+    assert not offenders, "lists of services outside the registry:\n" + "\n".join(offenders)

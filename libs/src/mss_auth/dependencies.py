@@ -15,10 +15,10 @@ from mss_auth.principal import Principal
 from mss_auth.sessions import SessionStore
 from mss_auth.tokens import KeysUnavailable, TokenError, TokenVerifier
 from mss_contracts.api import ErrorCode
+from mss_contracts.errors import Forbidden, ServiceUnavailable, Unauthorized
 from mss_contracts.permissions import Role
 from mss_db.scope import OrgScope
 from mss_web.context import client_address
-from mss_web.errors import Forbidden, ServiceUnavailable, Unauthorized
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 

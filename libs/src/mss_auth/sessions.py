@@ -11,7 +11,7 @@ from uuid import UUID
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from mss_web.errors import ServiceUnavailable
+from mss_contracts.errors import ServiceUnavailable
 
 # The seed's SESSION TTL (15 min) plus the access token's clock leeway.
 SESSION_TTL_S = 15 * 60 + 30

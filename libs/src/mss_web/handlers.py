@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mss_contracts.api import ErrorBody, ErrorCode
-from mss_web.errors import AppError
+from mss_contracts.errors import ApiError
 
 log = logging.getLogger("mss.errors")
 
@@ -68,7 +68,7 @@ def _field(loc: tuple[int | str, ...]) -> str:
 
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AppError)
+    assert isinstance(exc, ApiError)
     return error_response(
         request,
         status=exc.status,
@@ -148,28 +148,28 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(ApiError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
 
 
-ErrorMapping = type[AppError] | Callable[[Exception], AppError]
+ErrorMapping = type[ApiError] | Callable[[Exception], ApiError]
 
 
 def map_domain_errors(app: FastAPI, mapping: Mapping[type[Exception], ErrorMapping]) -> None:
     """Answer a service's domain errors as API errors.
 
-    A target is an AppError class (the exception's message is kept; a 404 says no more than
-    "Resource not found") or a function building the AppError from the exception, for
+    A target is an ApiError class (the exception's message is kept; a 404 says no more than
+    "Resource not found") or a function building the ApiError from the exception, for
     errors that carry their own code, details or headers.
     """
 
     def handler_for(target: ErrorMapping) -> Any:
         async def handle(request: Request, exc: Exception) -> JSONResponse:
             if isinstance(target, type):
-                cls = cast(type[AppError], target)
+                cls = cast(type[ApiError], target)
                 message = str(exc) if cls.status != 404 else "Resource not found"
                 return await _app_error(request, cls(message))
             return await _app_error(request, target(exc))

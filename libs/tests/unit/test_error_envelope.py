@@ -9,8 +9,8 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
+from mss_contracts.errors import Conflict
 from mss_web.context import RequestIdMiddleware
-from mss_web.errors import Conflict
 from mss_web.handlers import install_error_handlers
 
 

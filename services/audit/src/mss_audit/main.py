@@ -10,9 +10,9 @@ from mss_audit.api.routes import router
 from mss_audit.application.records import BadCursor
 from mss_audit.config import SERVICE, SERVICE_DIR, AuditSettings
 from mss_auth.tokens import KeyLoader
+from mss_contracts.errors import ValidationFailed
 from mss_grants.projection import TABLE as GRANTS_TABLE
 from mss_service import ServiceRuntime, create_service_app
-from mss_web.errors import ValidationFailed
 from mss_web.handlers import map_domain_errors
 
 

@@ -22,9 +22,9 @@ from starlette.routing import Route
 from mss_auth.sessions import SessionStore
 from mss_auth.tokens import KeysUnavailable, TokenError, TokenVerifier
 from mss_contracts.api import ErrorCode
+from mss_contracts.errors import ServiceUnavailable
 from mss_identity.adapters.keys import load_keys
 from mss_identity.config import IdentitySettings
-from mss_web.errors import ServiceUnavailable
 
 CACHE_S = 5
 

@@ -8,6 +8,18 @@ from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from fastapi import FastAPI
 
 from mss_contracts.api import ErrorCode
+from mss_contracts.errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidStateTransition,
+    Locked,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    ValidationFailed,
+)
 from mss_grants.projection import TABLE as GRANTS_TABLE
 from mss_identity.adapters.keys import KeyRing, load_keys
 from mss_identity.adapters.passwords import PasswordHasher
@@ -42,18 +54,6 @@ from mss_identity.config import SERVICE, SERVICE_DIR, IdentitySettings
 from mss_identity.domain.api_keys import InvalidPermissions
 from mss_identity.domain.user_rules import EmailTaken
 from mss_service import ServiceRuntime, create_service_app
-from mss_web.errors import (
-    AppError,
-    BadRequest,
-    Conflict,
-    Forbidden,
-    InvalidStateTransition,
-    Locked,
-    NotFound,
-    RateLimited,
-    Unauthorized,
-    ValidationFailed,
-)
 from mss_web.handlers import ErrorMapping, map_domain_errors
 
 
@@ -111,21 +111,21 @@ def create_app(
     return app
 
 
-def _validation(field: str) -> Callable[[Exception], AppError]:
+def _validation(field: str) -> Callable[[Exception], ApiError]:
     return lambda exc: ValidationFailed("Validation failed", details={field: str(exc)})
 
 
-def _weak_password(exc: Exception) -> AppError:
+def _weak_password(exc: Exception) -> ApiError:
     assert isinstance(exc, WeakPassword)
     return ValidationFailed("Validation failed", details={exc.field: f"Password {exc.problem}"})
 
 
-def _account_locked(exc: Exception) -> AppError:
+def _account_locked(exc: Exception) -> ApiError:
     assert isinstance(exc, AccountLockedError)
     return Locked(str(exc), details={"lockedUntil": exc.locked_until.isoformat()})
 
 
-def _ambiguous_account(exc: Exception) -> AppError:
+def _ambiguous_account(exc: Exception) -> ApiError:
     assert isinstance(exc, AmbiguousAccount)
     choices = [
         {"organizationId": str(c.organization_id), "name": c.organization_name} for c in exc.choices
@@ -133,7 +133,7 @@ def _ambiguous_account(exc: Exception) -> AppError:
     return Conflict(str(exc), details={"organizations": choices})
 
 
-def _unauthorized(message: str, code: ErrorCode) -> Callable[[Exception], AppError]:
+def _unauthorized(message: str, code: ErrorCode) -> Callable[[Exception], ApiError]:
     return lambda exc: Unauthorized(message, code=code)
 
 

@@ -7,6 +7,14 @@ from collections.abc import Callable
 from fastapi import FastAPI
 
 from mss_auth.tokens import KeyLoader
+from mss_contracts.errors import (
+    ApiError,
+    Conflict,
+    Forbidden,
+    InvalidStateTransition,
+    NotFound,
+    ValidationFailed,
+)
 from mss_organization.api.remote_access import router as remote_access_router
 from mss_organization.api.routes import router
 from mss_organization.api.technician_access import router as technician_access_router
@@ -22,14 +30,6 @@ from mss_organization.domain.access import (
 )
 from mss_organization.domain.organization import InvalidTransition, ProviderOrganizationProtected
 from mss_service import ServiceRuntime, create_service_app
-from mss_web.errors import (
-    AppError,
-    Conflict,
-    Forbidden,
-    InvalidStateTransition,
-    NotFound,
-    ValidationFailed,
-)
 from mss_web.handlers import ErrorMapping, map_domain_errors
 
 
@@ -58,12 +58,12 @@ def create_app(
     return app
 
 
-def _invalid_grant(exc: Exception) -> AppError:
+def _invalid_grant(exc: Exception) -> ApiError:
     assert isinstance(exc, InvalidGrant)
     return ValidationFailed("Validation failed", details=exc.problems)
 
 
-def _refused(exc: Exception) -> AppError:
+def _refused(exc: Exception) -> ApiError:
     assert isinstance(exc, RemoteAccessRefused)
     return Forbidden(exc.message, details={"reason": "; ".join(exc.reasons) or exc.message})
 

@@ -17,9 +17,9 @@ from mss_audit.application import records as use
 from mss_auth.dependencies import require
 from mss_auth.principal import Principal
 from mss_contracts.api import CursorMeta
+from mss_contracts.errors import NotFound
 from mss_service import ServiceRuntime, record_access, runtime
 from mss_web.envelope import CursorEnvelope, Envelope
-from mss_web.errors import NotFound
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from mss_auth.dependencies import require
 from mss_auth.principal import Principal
+from mss_contracts.errors import Forbidden
 from mss_contracts.permissions import Role
 from mss_identity.api.routes import Deps
 from mss_identity.api.schemas import (
@@ -21,7 +22,6 @@ from mss_identity.api.schemas import (
 from mss_identity.application import api_keys
 from mss_identity.domain.api_keys import ApiKey
 from mss_web.envelope import Envelope
-from mss_web.errors import Forbidden
 
 router = APIRouter(tags=["api-keys"])
 

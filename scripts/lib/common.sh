@@ -1,15 +1,18 @@
 # Shared by scripts/up, scripts/down and scripts/test: paths, the Python env, process control.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-export MSS_RUN_DIR="${MSS_RUN_DIR:-$ROOT/.run}"
-export MSS_DATABASE_URL="${MSS_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/mss}"
+# MSS_PORT_OFFSET (e.g. 10000) shifts every port, and names the databases and bus namespaces
+# apart, so a second checkout runs a whole platform (and its tests) beside the first.
+export MSS_PORT_OFFSET="${MSS_PORT_OFFSET:-0}"
+MSS_SUFFIX=""; [ "$MSS_PORT_OFFSET" != 0 ] && MSS_SUFFIX="_$MSS_PORT_OFFSET"
+export MSS_RUN_DIR="${MSS_RUN_DIR:-$ROOT/.run$MSS_SUFFIX}"
+export MSS_DATABASE_URL="${MSS_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/mss$MSS_SUFFIX}"
+[ -n "$MSS_SUFFIX" ] && export MSS_BUS_NAMESPACE="${MSS_BUS_NAMESPACE:-p$MSS_PORT_OFFSET.}"
 export MSS_REDIS_URL="${MSS_REDIS_URL:-redis://127.0.0.1:6379/0}"
 export MSS_RABBITMQ_URL="${MSS_RABBITMQ_URL:-amqp://guest:guest@127.0.0.1:5672/}"
 PY="$ROOT/.venv/bin/python"
 PIDS="$MSS_RUN_DIR/pids"
 LOGS="$MSS_RUN_DIR/logs"
 
-# MSS_PORT_OFFSET (e.g. 10000) shifts every port, so a second checkout runs beside the first.
-export MSS_PORT_OFFSET="${MSS_PORT_OFFSET:-0}"
 export MSS_GATEWAY_HTTP_PORT="${MSS_GATEWAY_HTTP_PORT:-$((8080 + MSS_PORT_OFFSET))}"
 export MSS_GATEWAY_HTTPS_PORT="${MSS_GATEWAY_HTTPS_PORT:-$((8443 + MSS_PORT_OFFSET))}"
 export MSS_GATEWAY_URL="${MSS_GATEWAY_URL:-http://127.0.0.1:$MSS_GATEWAY_HTTP_PORT}"

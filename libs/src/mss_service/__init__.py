@@ -12,10 +12,10 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_fastapi_instrumentator import Instrumentator
 from redis.asyncio import Redis
@@ -252,6 +252,11 @@ def runtime(request: Request) -> ServiceRuntime:
     value = request.app.state.runtime
     assert isinstance(value, ServiceRuntime)
     return value
+
+
+# What a route declares to reach the runtime: `rt: Runtime`. A service whose runtime carries
+# more (a subclass of ServiceRuntime) declares its own `Annotated[ItsRuntime, Depends(runtime)]`.
+Runtime = Annotated[ServiceRuntime, Depends(runtime)]
 
 
 def record_access(

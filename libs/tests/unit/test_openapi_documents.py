@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from mss_settings import registry
 from mss_settings.registry import ROOT
 
 
@@ -109,12 +108,13 @@ def test_rendering_is_stable_and_puts_the_generated_mark_first() -> None:
     assert text.endswith("}\n")
 
 
-def test_the_committed_documents_are_one_per_registered_service_and_the_merged_one() -> None:
-    directory = ROOT / "docs" / "openapi"
-    expected = {f"{name}.json" for name in registry.names()} | {f"{openapi.MERGED}.json"}
+def test_every_committed_document_carries_the_registrys_generated_mark() -> None:
+    """The registry test skips only files with the mark in their first 500 characters
+    (whether the documents are current is `scripts/openapi --check`, in lint)."""
+    documents = sorted((ROOT / "docs" / "openapi").glob("*.json"))
 
-    assert {p.name for p in directory.glob("*.json")} == expected
-    for path in directory.glob("*.json"):
+    assert f"{openapi.MERGED}.json" in {path.name for path in documents}
+    for path in documents:
         text = path.read_text(encoding="utf-8")
         assert openapi.GENERATED_MARK in text[:500], path.name
         assert json.loads(text)["openapi"].startswith("3."), path.name

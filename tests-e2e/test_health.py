@@ -1,6 +1,7 @@
-"""Every service answers /health, /ready and /metrics on its own port (not through the
-gateway): liveness with its dependency checks, readiness (database, migrations at head,
-bus), and Prometheus text with the HTTP instrumentation and the business metrics."""
+"""Every service answers /live, /health, /ready and /metrics on its own port (not through the
+gateway): liveness (the process serves, nothing checked), health with its dependency
+checks, readiness (database, migrations at head, bus), and Prometheus text with the HTTP
+instrumentation and the business metrics."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ SERVICES = {
     spec.name: spec.process("api", registry.port_offset()).port for spec in registry.services()
 }
 INTROSPECTION_PORT = registry.service("identity").process("introspect", registry.port_offset()).port
+# Every HTTP process (each API and extra process such as identity's introspection).
+HTTP_PROCESSES = {p.name: p.port for p in registry.processes() if p.command != "worker"}
 # What a service that publishes exposes on its API process: the outbox relay's metrics.
 RELAY_METRICS = frozenset({"mss_events_published", "mss_outbox_lag_seconds"})
 HTTP_METRICS = frozenset({"http_requests", "http_request_duration_seconds"})
@@ -33,6 +36,15 @@ def direct() -> Iterator[httpx.Client]:
     """A plain client for the services' own ports."""
     with httpx.Client(timeout=10.0) as http:
         yield http
+
+
+@pytest.mark.parametrize("process", HTTP_PROCESSES)
+def test_live_answers_on_every_http_process(direct: httpx.Client, process: str) -> None:
+    """The liveness probe of k8s and compose: the process serves, no dependency checked."""
+    response = direct.get(_url(HTTP_PROCESSES[process], "/live"))
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {"status": "alive"}
 
 
 @pytest.mark.parametrize("service", SERVICES)

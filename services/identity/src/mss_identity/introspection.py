@@ -73,6 +73,11 @@ def create_app(settings: IdentitySettings | None = None) -> Starlette:
             },
         )
 
+    async def live(request: Request) -> Response:
+        """The process serves: the liveness probe (no Redis check, so a Redis outage never
+        restarts it; /health says whether it can answer)."""
+        return Response('{"status":"alive"}', media_type="application/json")
+
     async def health(request: Request) -> Response:
         try:
             await redis.ping()
@@ -86,5 +91,10 @@ def create_app(settings: IdentitySettings | None = None) -> Starlette:
         await redis.aclose()
 
     return Starlette(
-        routes=[Route("/introspect", introspect), Route("/health", health)], lifespan=lifespan
+        routes=[
+            Route("/introspect", introspect),
+            Route("/live", live),
+            Route("/health", health),
+        ],
+        lifespan=lifespan,
     )

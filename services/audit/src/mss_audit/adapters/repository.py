@@ -21,8 +21,11 @@ from mss_db.scope import in_scope
 WALK_BATCH = 1000
 
 
-def _entry(row: Row[Any]) -> AuditEntry:
-    return AuditEntry(
+def _stored(row: Row[Any]) -> StoredLog:
+    return StoredLog(
+        position=row.position,
+        seq=row.seq,
+        hash=row.hash,
         id=row.id,
         event_id=row.event_id,
         user_id=row.user_id,
@@ -53,9 +56,10 @@ class LogFilter:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredLog:
+class StoredLog(AuditEntry):
+    """An entry as the log holds it: its place in the log and its link in its chain."""
+
     position: int
-    entry: AuditEntry
     seq: int
     hash: str
 
@@ -161,7 +165,7 @@ class AuditRepository:
                 .limit(limit)
             )
         ).all()
-        return [StoredLog(row.position, _entry(row), row.seq, row.hash) for row in rows]
+        return [_stored(row) for row in rows]
 
     async def events_of(self, aggregate_id: UUID, *, limit: int) -> list[Row[Any]]:
         return list(
@@ -190,6 +194,19 @@ class AuditRepository:
         )
         return [(row.chain_key, row.seq, row.hash) for row in rows.all()]
 
+    async def has_link(self, chain_key: UUID, *, seq: int, hash: str) -> bool:
+        """Whether the chain still holds this link (an anchored head, say) at `seq`."""
+        row = (
+            await self._conn.execute(
+                select(col(AuditLogRow.id)).where(
+                    col(AuditLogRow.chain_key) == chain_key,
+                    col(AuditLogRow.seq) == seq,
+                    col(AuditLogRow.hash) == hash,
+                )
+            )
+        ).first()
+        return row is not None
+
     async def walk(self, chain_key: UUID) -> AsyncIterator[ChainLink]:
         """Every link of a chain in order, read in batches."""
         after = 0
@@ -204,7 +221,7 @@ class AuditRepository:
             ).all()
             for row in rows:
                 yield ChainLink(
-                    entry=_entry(row), seq=row.seq, prev_hash=row.prev_hash, hash=row.hash
+                    entry=_stored(row), seq=row.seq, prev_hash=row.prev_hash, hash=row.hash
                 )
             if len(rows) < WALK_BATCH:
                 return

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustChannel
 from pydantic import ValidationError
-from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from tenacity import (
     AsyncRetrying,
@@ -30,6 +30,7 @@ from mss_bus.connection import Bus
 from mss_bus.metrics import DLQ_DEPTH, EVENTS_CONSUMED
 from mss_contracts.events import EventEnvelope
 from mss_db.scope import OrgScope
+from mss_db.tables import inbox_table
 from mss_db.uow import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger("mss.consumer")
@@ -60,13 +61,13 @@ class _Transient(Exception):
 
 async def apply_once(factory: UnitOfWorkFactory, envelope: EventEnvelope, effect: Effect) -> bool:
     """Apply `effect` and record the event id in one transaction; False when seen before."""
+    inbox = inbox_table(factory.schema)
     async with factory(OrgScope.everything()) as uow:
         inserted = await uow.conn.execute(
-            text(
-                f"INSERT INTO {factory.schema}.inbox (event_id, event_type) "  # noqa: S608
-                "VALUES (:id, :type) ON CONFLICT DO NOTHING RETURNING event_id"
-            ),
-            {"id": envelope.id, "type": envelope.type},
+            insert(inbox)
+            .values(event_id=envelope.id, event_type=envelope.type)
+            .on_conflict_do_nothing()
+            .returning(inbox.c.event_id)
         )
         if inserted.first() is None:
             return False

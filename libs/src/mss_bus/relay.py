@@ -12,12 +12,13 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import text
+from sqlalchemy import ARRAY, Uuid, any_, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mss_bus.connection import Bus
 from mss_bus.metrics import EVENTS_PUBLISHED, OUTBOX_LAG, PUBLISH_FAILURES
 from mss_db.engine import json_dumps
+from mss_db.tables import outbox_table
 
 log = logging.getLogger("mss.outbox")
 
@@ -35,16 +36,22 @@ class OutboxRelay:
         self._bus = bus
         self._service = service
         self._wake = wake
-        self._select = text(
-            f"SELECT id, event_type, payload, created_at FROM {schema}.outbox "  # noqa: S608
-            "ORDER BY created_at, id LIMIT :batch FOR UPDATE SKIP LOCKED"
+        outbox = outbox_table(schema)
+        self._select = (
+            select(outbox.c.id, outbox.c.event_type, outbox.c.payload, outbox.c.created_at)
+            .order_by(outbox.c.created_at, outbox.c.id)
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
         )
-        self._delete = text(f"DELETE FROM {schema}.outbox WHERE id = ANY(:ids)")  # noqa: S608
+        # `= ANY(array)`: one statement whatever the batch size (IN would vary with it).
+        self._delete = delete(outbox).where(
+            outbox.c.id == any_(bindparam("ids", type_=ARRAY(Uuid)))
+        )
 
     async def drain_once(self) -> int:
         """Publish one batch; returns how many events left the outbox."""
         async with self._engine.connect() as conn, conn.begin():
-            rows = (await conn.execute(self._select, {"batch": BATCH})).all()
+            rows = (await conn.execute(self._select)).all()
             if not rows:
                 OUTBOX_LAG.labels(self._service).set(0)
                 return 0

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, text, true
+from sqlalchemy import ColumnElement, SQLColumnExpression, text, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
@@ -29,7 +29,7 @@ class OrgScope:
         return self.all_orgs or (org_id is not None and org_id in self.org_ids)
 
 
-def in_scope(column: ColumnElement[object], scope: OrgScope) -> ColumnElement[bool]:
+def in_scope(column: SQLColumnExpression[object], scope: OrgScope) -> ColumnElement[bool]:
     """The scope as the query's own predicate, so lists use the tenant index.
 
     RLS stays the guarantee; its policy (`all orgs OR org_id = ANY(...)`) cannot use an

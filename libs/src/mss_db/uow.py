@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import text
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mss_contracts.events import EventEnvelope
-from mss_db.engine import json_dumps
 from mss_db.scope import OrgScope, apply_scope
+from mss_db.tables import outbox_table
 
 
 class Outbox:
@@ -20,10 +20,7 @@ class Outbox:
 
     def __init__(self, conn: AsyncConnection, schema: str) -> None:
         self._conn = conn
-        self._insert = text(
-            f"INSERT INTO {schema}.outbox (id, event_type, payload) "  # noqa: S608 - schema is ours
-            "VALUES (:id, :event_type, CAST(:payload AS jsonb))"
-        )
+        self._insert = insert(outbox_table(schema))
         self.added = 0
 
     async def add(self, envelope: EventEnvelope) -> None:
@@ -39,7 +36,7 @@ class Outbox:
                 {
                     "id": envelope.id,
                     "event_type": envelope.type,
-                    "payload": json_dumps(envelope.model_dump(mode="json", by_alias=True)),
+                    "payload": envelope.model_dump(mode="json", by_alias=True),
                 }
                 for envelope in envelopes
             ],

@@ -6,6 +6,17 @@ projection (`<schema>.technician_grants`) from the technician_access.* events an
 """
 
 from mss_grants.lookup import TableGrantLookup
-from mss_grants.projection import GRANT_BINDINGS, apply_grant_event, create_grant_projection
+from mss_grants.projection import (
+    GRANT_BINDINGS,
+    apply_grant_event,
+    create_grant_projection,
+    grant_projection_table,
+)
 
-__all__ = ["GRANT_BINDINGS", "TableGrantLookup", "apply_grant_event", "create_grant_projection"]
+__all__ = [
+    "GRANT_BINDINGS",
+    "TableGrantLookup",
+    "apply_grant_event",
+    "create_grant_projection",
+    "grant_projection_table",
+]

@@ -7,7 +7,11 @@ grant).
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from functools import cache
+
+from sqlalchemy import Column, Integer, Table, Text, Uuid, func
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlmodel import SQLModel
 
 from mss_contracts.access import GrantStatus
 from mss_contracts.events import (
@@ -18,11 +22,13 @@ from mss_contracts.events import (
     parse_data,
 )
 from mss_db import UnitOfWork
-from mss_db.engine import json_dumps
 from mss_db.migrations import enable_tenant_rls, grant, run_sql
+from mss_db.tables import TIMESTAMPTZ
 
 GRANT_BINDINGS = ["technician_access.*"]
 TABLE = "technician_grants"
+# What a `granted` event sets and an ending event (which names none of them) leaves as it was.
+TERMS = ("expires_at", "allowed_services", "ip_restrictions", "time_restrictions")
 
 
 def create_grant_projection(schema: str) -> None:
@@ -49,6 +55,28 @@ def create_grant_projection(schema: str) -> None:
     grant(schema, TABLE, ["SELECT", "INSERT", "UPDATE"])
 
 
+@cache
+def grant_projection_table(schema: str) -> Table:
+    """`<schema>.technician_grants` as `create_grant_projection` makes it."""
+    # none_as_null: an ended grant's missing terms are SQL NULL (the upsert keeps the known
+    # terms through COALESCE), not the JSON value null.
+    return Table(
+        TABLE,
+        SQLModel.metadata,
+        Column("id", Uuid, primary_key=True),
+        Column("org_id", Uuid, nullable=False),
+        Column("technician_id", Uuid, nullable=False),
+        Column("status", Text, nullable=False),
+        Column("expires_at", TIMESTAMPTZ),
+        Column("allowed_services", JSONB(none_as_null=True)),
+        Column("ip_restrictions", JSONB(none_as_null=True)),
+        Column("time_restrictions", JSONB(none_as_null=True)),
+        Column("version", Integer, nullable=False),
+        Column("updated_at", TIMESTAMPTZ, nullable=False),
+        schema=schema,
+    )
+
+
 async def apply_grant_event(uow: UnitOfWork, envelope: EventEnvelope) -> None:
     """Consumer effect for GRANT_BINDINGS (run under an all-organizations scope)."""
     data = parse_data(envelope)
@@ -56,10 +84,10 @@ async def apply_grant_event(uow: UnitOfWork, envelope: EventEnvelope) -> None:
         terms = {
             "status": GrantStatus.ACTIVE.value,
             "expires_at": data.expires_at,
-            "allowed_services": json_dumps(data.allowed_services),
-            "ip_restrictions": json_dumps(data.ip_restrictions),
+            "allowed_services": data.allowed_services,
+            "ip_restrictions": data.ip_restrictions,
             "time_restrictions": (
-                json_dumps(data.time_restrictions.model_dump(by_alias=True))
+                data.time_restrictions.model_dump(mode="json", by_alias=True)
                 if data.time_restrictions
                 else None
             ),
@@ -72,38 +100,28 @@ async def apply_grant_event(uow: UnitOfWork, envelope: EventEnvelope) -> None:
         return
     if envelope.organization_id is None:
         return
-    technician_id = data.technician_id
+    table = grant_projection_table(uow.schema)
+    statement = insert(table).values(
+        id=envelope.aggregate_id,
+        org_id=envelope.organization_id,
+        technician_id=data.technician_id,
+        version=envelope.metadata.version,
+        **terms,
+    )
+    new = statement.excluded
     await uow.conn.execute(
-        text(
-            f"INSERT INTO {uow.schema}.{TABLE} AS g "  # noqa: S608 - our own identifiers
-            "(id, org_id, technician_id, status, expires_at, allowed_services, "
-            " ip_restrictions, time_restrictions, version) "
-            "VALUES (:id, :org_id, :technician_id, :status, :expires_at, "
-            " CAST(:allowed_services AS jsonb), CAST(:ip_restrictions AS jsonb), "
-            " CAST(:time_restrictions AS jsonb), :version) "
-            "ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, "
-            " expires_at = COALESCE(EXCLUDED.expires_at, g.expires_at), "
-            " allowed_services = COALESCE(EXCLUDED.allowed_services, g.allowed_services), "
-            " ip_restrictions = COALESCE(EXCLUDED.ip_restrictions, g.ip_restrictions), "
-            " time_restrictions = COALESCE(EXCLUDED.time_restrictions, g.time_restrictions), "
-            " version = EXCLUDED.version, updated_at = now() "
-            "WHERE g.version < EXCLUDED.version"
-        ),
-        {
-            "id": envelope.aggregate_id,
-            "org_id": envelope.organization_id,
-            "technician_id": technician_id,
-            "version": envelope.metadata.version,
-            **terms,
-        },
+        statement.on_conflict_do_update(
+            index_elements=[table.c.id],
+            set_={
+                "status": new.status,
+                **{name: func.coalesce(new[name], table.c[name]) for name in TERMS},
+                "version": new.version,
+                "updated_at": func.now(),
+            },
+            where=table.c.version < new.version,
+        )
     )
 
 
 def _ended(status: GrantStatus) -> dict[str, object]:
-    return {
-        "status": status.value,
-        "expires_at": None,
-        "allowed_services": None,
-        "ip_restrictions": None,
-        "time_restrictions": None,
-    }
+    return {"status": status.value, **dict.fromkeys(TERMS)}

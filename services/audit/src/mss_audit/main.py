@@ -7,13 +7,10 @@ from collections.abc import Callable
 from fastapi import FastAPI
 
 from mss_audit.api.routes import router
-from mss_audit.application.records import BadCursor
 from mss_audit.config import SERVICE, SERVICE_DIR, AuditSettings
 from mss_auth.tokens import KeyLoader
-from mss_contracts.errors import ValidationFailed
 from mss_grants.projection import TABLE as GRANTS_TABLE
 from mss_service import ServiceRuntime, create_service_app
-from mss_web.handlers import map_domain_errors
 
 
 def build_runtime(key_loader: KeyLoader | None = None) -> ServiceRuntime:
@@ -27,10 +24,8 @@ def build_runtime(key_loader: KeyLoader | None = None) -> ServiceRuntime:
 
 
 def create_app(runtime_factory: Callable[[], ServiceRuntime] = build_runtime) -> FastAPI:
-    app = create_service_app(
+    return create_service_app(
         title="MSS audit service",
         runtime_factory=runtime_factory,
         routers=[router],
     )
-    map_domain_errors(app, {BadCursor: ValidationFailed})
-    return app

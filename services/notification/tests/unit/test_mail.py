@@ -21,9 +21,10 @@ from mss_contracts.events import (
 from mss_contracts.permissions import Role
 
 # isort: split
-from mss_notification.application.deliveries import NotMailWorthy, mail_request
+from mss_notification.application.deliveries import mail_request
 from mss_notification.consumers.on_mail_event import BINDINGS
 from mss_notification.domain.delivery import DeliveryStatus, SendOutcome, scrub
+from mss_notification.domain.errors import NotMailWorthy
 from mss_notification.domain.mail import Mail, MailRequest, Template, link_for, render
 
 PUBLIC = "https://mss.example.com"

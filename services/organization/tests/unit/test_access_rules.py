@@ -14,16 +14,18 @@ from mss_contracts.permissions import OrganizationType, Role
 from mss_organization.api.schemas import TechnicianAccessCreate
 from mss_organization.domain.access import (
     NO_ACTIVE_GRANT,
-    GrantNotActive,
-    InvalidGrant,
-    RemoteAccessRefused,
     RemoteAccessSession,
-    RemoteSessionNotActive,
     SessionStatus,
     StaffMember,
     TechnicianAccess,
     admitting_grant,
     check_new_grant,
+)
+from mss_organization.domain.errors import (
+    GrantNotActive,
+    InvalidGrant,
+    RemoteAccessRefused,
+    RemoteSessionNotActive,
 )
 
 # A Wednesday, 10:00 UTC.

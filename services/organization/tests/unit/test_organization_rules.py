@@ -8,12 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from mss_contracts.permissions import OrganizationType
-from mss_organization.domain.organization import (
-    InvalidTransition,
-    Organization,
-    OrganizationStatus,
-    ProviderOrganizationProtected,
-)
+from mss_organization.domain.errors import InvalidTransition, ProviderOrganizationProtected
+from mss_organization.domain.organization import Organization, OrganizationStatus
 
 NOW = datetime.now(UTC)
 

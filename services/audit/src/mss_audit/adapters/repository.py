@@ -8,10 +8,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, func, select, text
+from sqlalchemy import Row, func, text
 from sqlalchemy.dialects.postgresql import distinct_on, insert
+from sqlmodel import col, select
 
-from mss_audit.adapters.tables import audit_logs, events
+from mss_audit.adapters.tables import AuditLogRow, EventRow
 from mss_audit.domain.chain import GENESIS, AuditEntry, ChainLink, entry_hash
 from mss_contracts.events import EventEnvelope
 from mss_db import UnitOfWork
@@ -20,8 +21,11 @@ from mss_db.scope import in_scope
 WALK_BATCH = 1000
 
 
-def _entry(row: Row[Any]) -> AuditEntry:
-    return AuditEntry(
+def _stored(row: Row[Any]) -> StoredLog:
+    return StoredLog(
+        position=row.position,
+        seq=row.seq,
+        hash=row.hash,
         id=row.id,
         event_id=row.event_id,
         user_id=row.user_id,
@@ -52,9 +56,10 @@ class LogFilter:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredLog:
+class StoredLog(AuditEntry):
+    """An entry as the log holds it: its place in the log and its link in its chain."""
+
     position: int
-    entry: AuditEntry
     seq: int
     hash: str
 
@@ -67,7 +72,7 @@ class AuditRepository:
     async def store_event(self, envelope: EventEnvelope) -> bool:
         """Keep the (redacted) event; False when it was stored before."""
         result = await self._conn.execute(
-            insert(events)
+            insert(EventRow)
             .values(
                 id=envelope.id,
                 type=envelope.type,
@@ -80,8 +85,8 @@ class AuditRepository:
                 occurred_at=envelope.metadata.timestamp,
                 received_at=func.clock_timestamp(),
             )
-            .on_conflict_do_nothing(index_elements=[events.c.id])
-            .returning(events.c.id)
+            .on_conflict_do_nothing(index_elements=[col(EventRow.id)])
+            .returning(col(EventRow.id))
         )
         return result.first() is not None
 
@@ -93,9 +98,9 @@ class AuditRepository:
         )
         last = (
             await self._conn.execute(
-                select(audit_logs.c.seq, audit_logs.c.hash)
-                .where(audit_logs.c.chain_key == entry.chain_key)
-                .order_by(audit_logs.c.seq.desc())
+                select(AuditLogRow.seq, AuditLogRow.hash)
+                .where(col(AuditLogRow.chain_key) == entry.chain_key)
+                .order_by(col(AuditLogRow.seq).desc())
                 .limit(1)
             )
         ).first()
@@ -108,7 +113,7 @@ class AuditRepository:
             hash=entry_hash(entry, seq=seq, prev_hash=prev_hash),
         )
         await self._conn.execute(
-            insert(audit_logs).values(
+            insert(AuditLogRow).values(
                 id=entry.id,
                 event_id=entry.event_id,
                 user_id=entry.user_id,
@@ -133,59 +138,74 @@ class AuditRepository:
 
     async def logs(self, where: LogFilter, *, before: int | None, limit: int) -> list[StoredLog]:
         """Newest first; `before` is the cursor (a position) of the previous page's end."""
-        c = audit_logs.c
-        conditions = [in_scope(c.org_id, self._scope)]
+        conditions = [in_scope(col(AuditLogRow.org_id), self._scope)]
         if where.org_id is not None:
-            conditions.append(c.org_id == where.org_id)
+            conditions.append(col(AuditLogRow.org_id) == where.org_id)
         if where.user_id is not None:
-            conditions.append(c.user_id == where.user_id)
+            conditions.append(col(AuditLogRow.user_id) == where.user_id)
         if where.action is not None:
-            conditions.append(c.action == where.action)
+            conditions.append(col(AuditLogRow.action) == where.action)
         if where.resource_type is not None:
-            conditions.append(c.resource_type == where.resource_type)
+            conditions.append(col(AuditLogRow.resource_type) == where.resource_type)
         if where.resource_id is not None:
-            conditions.append(c.resource_id == where.resource_id)
+            conditions.append(col(AuditLogRow.resource_id) == where.resource_id)
         if where.success is not None:
-            conditions.append(c.success == where.success)
+            conditions.append(col(AuditLogRow.success) == where.success)
         if where.since is not None:
-            conditions.append(c.timestamp >= where.since)
+            conditions.append(col(AuditLogRow.timestamp) >= where.since)
         if where.until is not None:
-            conditions.append(c.timestamp < where.until)
+            conditions.append(col(AuditLogRow.timestamp) < where.until)
         if before is not None:
-            conditions.append(c.position < before)
+            conditions.append(col(AuditLogRow.position) < before)
         rows = (
             await self._conn.execute(
-                select(audit_logs).where(*conditions).order_by(c.position.desc()).limit(limit)
+                select(AuditLogRow)
+                .where(*conditions)
+                .order_by(col(AuditLogRow.position).desc())
+                .limit(limit)
             )
         ).all()
-        return [StoredLog(row.position, _entry(row), row.seq, row.hash) for row in rows]
+        return [_stored(row) for row in rows]
 
     async def events_of(self, aggregate_id: UUID, *, limit: int) -> list[Row[Any]]:
         return list(
             (
                 await self._conn.execute(
-                    select(events)
-                    .where(events.c.aggregate_id == aggregate_id)
-                    .order_by(events.c.position)
+                    select(EventRow)
+                    .where(col(EventRow.aggregate_id) == aggregate_id)
+                    .order_by(col(EventRow.position))
                     .limit(limit)
                 )
             ).all()
         )
 
     async def chain_keys(self, org_id: UUID | None) -> list[UUID]:
-        query = select(audit_logs.c.chain_key).distinct()
+        query = select(AuditLogRow.chain_key).distinct()
         if org_id is not None:
-            query = query.where(audit_logs.c.org_id == org_id)
+            query = query.where(col(AuditLogRow.org_id) == org_id)
         return [row.chain_key for row in (await self._conn.execute(query)).all()]
 
     async def chain_heads(self) -> list[tuple[UUID, int, str]]:
         """(chain key, seq, hash) of the newest link of every chain in scope."""
         rows = await self._conn.execute(
-            select(audit_logs.c.chain_key, audit_logs.c.seq, audit_logs.c.hash)
-            .ext(distinct_on(audit_logs.c.chain_key))
-            .order_by(audit_logs.c.chain_key, audit_logs.c.seq.desc())
+            select(AuditLogRow.chain_key, AuditLogRow.seq, AuditLogRow.hash)
+            .ext(distinct_on(col(AuditLogRow.chain_key)))
+            .order_by(col(AuditLogRow.chain_key), col(AuditLogRow.seq).desc())
         )
         return [(row.chain_key, row.seq, row.hash) for row in rows.all()]
+
+    async def has_link(self, chain_key: UUID, *, seq: int, hash: str) -> bool:
+        """Whether the chain still holds this link (an anchored head, say) at `seq`."""
+        row = (
+            await self._conn.execute(
+                select(col(AuditLogRow.id)).where(
+                    col(AuditLogRow.chain_key) == chain_key,
+                    col(AuditLogRow.seq) == seq,
+                    col(AuditLogRow.hash) == hash,
+                )
+            )
+        ).first()
+        return row is not None
 
     async def walk(self, chain_key: UUID) -> AsyncIterator[ChainLink]:
         """Every link of a chain in order, read in batches."""
@@ -193,15 +213,15 @@ class AuditRepository:
         while True:
             rows = (
                 await self._conn.execute(
-                    select(audit_logs)
-                    .where(audit_logs.c.chain_key == chain_key, audit_logs.c.seq > after)
-                    .order_by(audit_logs.c.seq)
+                    select(AuditLogRow)
+                    .where(col(AuditLogRow.chain_key) == chain_key, col(AuditLogRow.seq) > after)
+                    .order_by(col(AuditLogRow.seq))
                     .limit(WALK_BATCH)
                 )
             ).all()
             for row in rows:
                 yield ChainLink(
-                    entry=_entry(row), seq=row.seq, prev_hash=row.prev_hash, hash=row.hash
+                    entry=_stored(row), seq=row.seq, prev_hash=row.prev_hash, hash=row.hash
                 )
             if len(rows) < WALK_BATCH:
                 return

@@ -17,13 +17,11 @@ from mss_audit.application import records as use
 from mss_auth.dependencies import require
 from mss_auth.principal import Principal
 from mss_contracts.api import CursorMeta
-from mss_contracts.errors import NotFound
-from mss_service import ServiceRuntime, record_access, runtime
+from mss_service import Runtime, record_access
 from mss_web.envelope import CursorEnvelope, Envelope
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 
-Runtime = Annotated[ServiceRuntime, Depends(runtime)]
 Reader = Annotated[Principal, Depends(require("audit:read"))]
 
 
@@ -64,10 +62,10 @@ async def list_logs(
 ) -> CursorEnvelope[AuditLogRead]:
     async with rt.uow(principal.scope) as uow:
         page = await use.read_logs(where, cursor=cursor, limit=limit, uow=uow)
-    shown = (item.entry.org_id for item in page.items if item.entry.org_id is not None)
+    shown = (item.org_id for item in page.items if item.org_id is not None)
     record_access(request, principal, resource_type="audit_log", org_ids=shown)
     return CursorEnvelope(
-        data=[AuditLogRead.of(item) for item in page.items],
+        data=[AuditLogRead.model_validate(item) for item in page.items],
         meta=CursorMeta(limit=limit, next_cursor=page.next_cursor),
     )
 
@@ -88,9 +86,9 @@ async def export_logs(
         while True:
             async with rt.uow(principal.scope) as uow:
                 page = await use.read_logs(where, cursor=cursor, limit=EXPORT_PAGE, uow=uow)
-            shown = (i.entry.org_id for i in page.items if i.entry.org_id is not None)
+            shown = (item.org_id for item in page.items if item.org_id is not None)
             record_access(request, principal, resource_type="audit_log", org_ids=shown)
-            yield [AuditLogRead.of(item) for item in page.items]
+            yield [AuditLogRead.model_validate(item) for item in page.items]
             if page.next_cursor is None:
                 return
             cursor = page.next_cursor
@@ -120,23 +118,7 @@ async def aggregate_events(
         org_ids=(r.org_id for r in rows if r.org_id is not None),
         resource_id=aggregate_id,
     )
-    return Envelope(
-        data=[
-            StoredEventRead(
-                id=r.id,
-                type=r.type,
-                aggregate_id=r.aggregate_id,
-                aggregate_type=r.aggregate_type,
-                organization_id=r.org_id,
-                data=r.data,
-                metadata=r.metadata,
-                schema_version=r.schema_version,
-                occurred_at=r.occurred_at,
-                received_at=r.received_at,
-            )
-            for r in rows
-        ]
-    )
+    return Envelope(data=[StoredEventRead.model_validate(row) for row in rows])
 
 
 @router.get("/verify", response_model=Envelope[VerificationRead])
@@ -146,14 +128,8 @@ async def verify(
     rt: Runtime,
     org_id: Annotated[UUID | None, Query(alias="orgId")] = None,
 ) -> Envelope[VerificationRead]:
-    if org_id is not None and not principal.scope.allows(org_id):
-        raise NotFound("Resource not found")
     async with rt.uow(principal.scope) as uow:
         result = await use.verify_chains(org_id, uow=uow)
     if org_id is not None:
         record_access(request, principal, resource_type="audit_log", org_ids=[org_id])
-    return Envelope(
-        data=VerificationRead(
-            valid=result.valid, checked=result.checked, first_broken_id=result.first_broken_id
-        )
-    )
+    return Envelope(data=VerificationRead.model_validate(result))

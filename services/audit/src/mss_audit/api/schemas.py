@@ -4,14 +4,20 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from mss_audit.adapters.repository import StoredLog
+from pydantic import AliasChoices, Field
+
 from mss_contracts.api import ApiModel
+
+# The stored `org_id`, read as the API's `organizationId`.
+FromOrgId = Field(validation_alias=AliasChoices("organizationId", "org_id"))
 
 
 class AuditLogRead(ApiModel):
+    """Read from a `StoredLog`: the entry and its link in its chain."""
+
     id: UUID
     event_id: UUID
-    organization_id: UUID | None
+    organization_id: UUID | None = FromOrgId
     user_id: UUID | None
     session_id: UUID | None
     action: str
@@ -26,35 +32,15 @@ class AuditLogRead(ApiModel):
     seq: int
     hash: str
 
-    @classmethod
-    def of(cls, log: StoredLog) -> AuditLogRead:
-        e = log.entry
-        return cls(
-            id=e.id,
-            event_id=e.event_id,
-            organization_id=e.org_id,
-            user_id=e.user_id,
-            session_id=e.session_id,
-            action=e.action,
-            resource_type=e.resource_type,
-            resource_id=e.resource_id,
-            details=e.details,
-            ip_address=e.ip_address,
-            user_agent=e.user_agent,
-            success=e.success,
-            error_message=e.error_message,
-            timestamp=e.timestamp,
-            seq=log.seq,
-            hash=log.hash,
-        )
-
 
 class StoredEventRead(ApiModel):
+    """Read from a row of the event store."""
+
     id: UUID
     type: str
     aggregate_id: UUID
     aggregate_type: str
-    organization_id: UUID | None
+    organization_id: UUID | None = FromOrgId
     data: dict[str, Any]
     metadata: dict[str, Any]
     schema_version: int

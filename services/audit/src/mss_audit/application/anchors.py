@@ -14,8 +14,7 @@ import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-
-from sqlalchemy import text
+from uuid import UUID
 
 from mss_audit.adapters.anchor_file import append_line, read_lines
 from mss_audit.adapters.repository import AuditRepository
@@ -54,16 +53,10 @@ async def anchors_broken(uow_factory: UnitOfWorkFactory, anchor_file: Path) -> l
     broken = []
     lines = await asyncio.to_thread(read_lines, anchor_file)
     async with uow_factory(OrgScope.everything()) as uow:
+        repo = AuditRepository(uow)
         for line in lines:
             for key, head in json.loads(line)["heads"].items():
-                found = await uow.conn.execute(
-                    text(
-                        "SELECT 1 FROM audit.audit_logs "
-                        "WHERE chain_key = :key AND seq = :seq AND hash = :hash"
-                    ),
-                    {"key": key, "seq": head["seq"], "hash": head["hash"]},
-                )
-                if found.first() is None:
+                if not await repo.has_link(UUID(key), seq=head["seq"], hash=head["hash"]):
                     broken.append(key)
     return sorted(set(broken))
 

@@ -13,12 +13,9 @@ from sqlalchemy import Row
 from mss_audit.adapters.repository import AuditRepository, LogFilter, StoredLog
 from mss_audit.domain.chain import ChainVerifier
 from mss_audit.domain.entries import entry_for
+from mss_audit.domain.errors import BadCursor, OrganizationNotFound
 from mss_contracts.events import EventEnvelope, redacted
 from mss_db import UnitOfWork
-
-
-class BadCursor(Exception):
-    pass
 
 
 async def record_event(uow: UnitOfWork, envelope: EventEnvelope) -> None:
@@ -38,7 +35,7 @@ def decode_cursor(cursor: str) -> int:
         padded = cursor + "=" * (-len(cursor) % 4)
         return int(base64.urlsafe_b64decode(padded.encode()).decode())
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise BadCursor("Invalid cursor") from exc
+        raise BadCursor() from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +70,8 @@ class Verification:
 
 async def verify_chains(org_id: UUID | None, *, uow: UnitOfWork) -> Verification:
     """Walk every chain in scope (or the one of `org_id`) and report the first break."""
+    if org_id is not None and not uow.scope.allows(org_id):
+        raise OrganizationNotFound()
     repo = AuditRepository(uow)
     checked = 0
     for key in sorted(await repo.chain_keys(org_id)):

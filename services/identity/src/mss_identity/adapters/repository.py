@@ -7,20 +7,21 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Row, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, func, or_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 
 from mss_contracts.permissions import OrganizationType, Role
 from mss_db import OrgScope, UnitOfWork
 from mss_db.scope import in_scope
 from mss_identity.adapters.tables import (
-    api_keys,
-    org_directory,
-    refresh_tokens,
-    user_sessions,
-    user_tokens,
-    users,
+    ApiKeyRow,
+    OrgDirectoryRow,
+    RefreshTokenRow,
+    UserRow,
+    UserSessionRow,
+    UserTokenRow,
 )
 from mss_identity.domain.api_keys import ApiKey
 from mss_identity.domain.user_rules import EmailTaken
@@ -117,7 +118,9 @@ class IdentityRepository:
 
     async def org(self, org_id: UUID) -> OrgRef | None:
         row = (
-            await self._conn.execute(select(org_directory).where(org_directory.c.id == org_id))
+            await self._conn.execute(
+                select(OrgDirectoryRow).where(col(OrgDirectoryRow.id) == org_id)
+            )
         ).first()
         return _org(row) if row else None
 
@@ -140,25 +143,27 @@ class IdentityRepository:
             "settings": settings,
             "version": version,
         }
-        statement = insert(org_directory).values(**values)
+        statement = insert(OrgDirectoryRow).values(**values)
         statement = statement.on_conflict_do_update(
-            index_elements=[org_directory.c.id],
+            index_elements=[col(OrgDirectoryRow.id)],
             set_={k: statement.excluded[k] for k in values if k != "id"},
-            where=org_directory.c.version < statement.excluded.version,
+            where=col(OrgDirectoryRow.version) < statement.excluded.version,
         )
-        applied = await self._conn.execute(statement.returning(org_directory.c.id))
+        applied = await self._conn.execute(statement.returning(col(OrgDirectoryRow.id)))
         return applied.first() is not None
 
     # --- users ----------------------------------------------------------------------------
 
     async def user(self, user_id: UUID) -> User | None:
-        row = (await self._conn.execute(select(users).where(users.c.id == user_id))).first()
+        row = (await self._conn.execute(select(UserRow).where(col(UserRow.id) == user_id))).first()
         return _user(row) if row else None
 
     async def users_by_email(self, email: str) -> list[User]:
         rows = (
             await self._conn.execute(
-                select(users).where(func.lower(users.c.email) == email).order_by(users.c.created_at)
+                select(UserRow)
+                .where(func.lower(col(UserRow.email)) == email)
+                .order_by(col(UserRow.created_at))
             )
         ).all()
         return [_user(row) for row in rows]
@@ -172,7 +177,7 @@ class IdentityRepository:
 
     async def _insert_user(self, user: User, *, created_by: UUID | None) -> None:
         await self._conn.execute(
-            insert(users).values(
+            insert(UserRow).values(
                 id=user.id,
                 org_id=user.org_id,
                 email=user.email,
@@ -195,33 +200,33 @@ class IdentityRepository:
     async def list_users(
         self, where: UserFilter, *, offset: int, limit: int
     ) -> tuple[list[User], int]:
-        conditions: list[ColumnElement[bool]] = [in_scope(users.c.org_id, where.scope)]
+        conditions: list[ColumnElement[bool]] = [in_scope(col(UserRow.org_id), where.scope)]
         if where.org_id is not None:
-            conditions.append(users.c.org_id == where.org_id)
+            conditions.append(col(UserRow.org_id) == where.org_id)
         if where.role is not None:
-            conditions.append(users.c.role == where.role.value)
+            conditions.append(col(UserRow.role) == where.role.value)
         if where.status is not None:
-            conditions.append(users.c.status == where.status.value)
+            conditions.append(col(UserRow.status) == where.status.value)
         if where.q:
             pattern = _like(where.q.strip())
             conditions.append(
                 or_(
-                    users.c.email.ilike(pattern, escape="\\"),
-                    users.c.first_name.ilike(pattern, escape="\\"),
-                    users.c.last_name.ilike(pattern, escape="\\"),
-                    func.concat(users.c.first_name, " ", users.c.last_name).ilike(
+                    col(UserRow.email).ilike(pattern, escape="\\"),
+                    col(UserRow.first_name).ilike(pattern, escape="\\"),
+                    col(UserRow.last_name).ilike(pattern, escape="\\"),
+                    func.concat(col(UserRow.first_name), " ", col(UserRow.last_name)).ilike(
                         pattern, escape="\\"
                     ),
                 )
             )
         total = (
-            await self._conn.execute(select(func.count()).select_from(users).where(*conditions))
+            await self._conn.execute(select(func.count()).select_from(UserRow).where(*conditions))
         ).scalar_one()
         rows = (
             await self._conn.execute(
-                select(users)
+                select(UserRow)
                 .where(*conditions)
-                .order_by(users.c.created_at.desc(), users.c.id)
+                .order_by(col(UserRow.created_at).desc(), col(UserRow.id))
                 .offset(offset)
                 .limit(limit)
             )
@@ -231,8 +236,8 @@ class IdentityRepository:
     async def email_taken(self, org_id: UUID, email: str) -> bool:
         row = (
             await self._conn.execute(
-                select(users.c.id).where(
-                    users.c.org_id == org_id, func.lower(users.c.email) == email
+                select(col(UserRow.id)).where(
+                    col(UserRow.org_id) == org_id, func.lower(col(UserRow.email)) == email
                 )
             )
         ).first()
@@ -241,7 +246,9 @@ class IdentityRepository:
     async def locked_user(self, user_id: UUID) -> User | None:
         """The user, locked for the rest of the transaction (read-modify-write)."""
         row = (
-            await self._conn.execute(select(users).where(users.c.id == user_id).with_for_update())
+            await self._conn.execute(
+                select(UserRow).where(col(UserRow.id) == user_id).with_for_update()
+            )
         ).first()
         return _user(row) if row else None
 
@@ -249,18 +256,18 @@ class IdentityRepository:
         """Apply the changes, bump the version, and return the user as it is now."""
         row = (
             await self._conn.execute(
-                update(users)
-                .where(users.c.id == user_id)
-                .values(**values, version=users.c.version + 1, updated_at=now)
-                .returning(*users.c)
+                update(UserRow)
+                .where(col(UserRow.id) == user_id)
+                .values(**values, version=col(UserRow.version) + 1, updated_at=now)
+                .returning(*UserRow.__table__.c)
             )
         ).one()
         return _user(row)
 
     async def record_login(self, user_id: UUID, *, at: datetime, ip: str | None) -> None:
         await self._conn.execute(
-            update(users)
-            .where(users.c.id == user_id)
+            update(UserRow)
+            .where(col(UserRow.id) == user_id)
             .values(last_login_at=at, last_login_ip=ip, failed_login_attempts=0, locked_until=None)
         )
 
@@ -278,7 +285,7 @@ class IdentityRepository:
         expires_at: datetime,
     ) -> None:
         await self._conn.execute(
-            insert(user_sessions).values(
+            insert(UserSessionRow).values(
                 id=session_id,
                 user_id=user.id,
                 org_id=user.org_id,
@@ -296,26 +303,28 @@ class IdentityRepository:
         """Count a failure; lock the account once the threshold is reached."""
         attempts = (
             await self._conn.execute(
-                update(users)
-                .where(users.c.id == user_id)
-                .values(failed_login_attempts=users.c.failed_login_attempts + 1, updated_at=now)
-                .returning(users.c.failed_login_attempts)
+                update(UserRow)
+                .where(col(UserRow.id) == user_id)
+                .values(
+                    failed_login_attempts=col(UserRow.failed_login_attempts) + 1, updated_at=now
+                )
+                .returning(col(UserRow.failed_login_attempts))
             )
         ).scalar_one()
         duration = lock_duration(attempts)
         locked_until = now + duration if duration else None
         if locked_until is not None:
             await self._conn.execute(
-                update(users).where(users.c.id == user_id).values(locked_until=locked_until)
+                update(UserRow).where(col(UserRow.id) == user_id).values(locked_until=locked_until)
             )
         return attempts, locked_until
 
     async def unlock(self, user_id: UUID, now: datetime) -> bool:
         result = await self._conn.execute(
-            update(users)
-            .where(users.c.id == user_id)
+            update(UserRow)
+            .where(col(UserRow.id) == user_id)
             .values(failed_login_attempts=0, locked_until=None, updated_at=now)
-            .returning(users.c.id)
+            .returning(col(UserRow.id))
         )
         return result.first() is not None
 
@@ -325,7 +334,7 @@ class IdentityRepository:
         self, *, token_hash: str, session_id: UUID, org_id: UUID, now: datetime
     ) -> None:
         await self._conn.execute(
-            insert(refresh_tokens).values(
+            insert(RefreshTokenRow).values(
                 token_hash=token_hash, session_id=session_id, org_id=org_id, created_at=now
             )
         )
@@ -334,8 +343,8 @@ class IdentityRepository:
         """(session id, rotated at) of a refresh token we issued, locked for the rotation."""
         row = (
             await self._conn.execute(
-                select(refresh_tokens.c.session_id, refresh_tokens.c.rotated_at)
-                .where(refresh_tokens.c.token_hash == token_hash)
+                select(col(RefreshTokenRow.session_id), col(RefreshTokenRow.rotated_at))
+                .where(col(RefreshTokenRow.token_hash) == token_hash)
                 .with_for_update()
             )
         ).first()
@@ -343,15 +352,15 @@ class IdentityRepository:
 
     async def rotate_refresh_token(self, token_hash: str, now: datetime) -> None:
         await self._conn.execute(
-            update(refresh_tokens)
-            .where(refresh_tokens.c.token_hash == token_hash)
+            update(RefreshTokenRow)
+            .where(col(RefreshTokenRow.token_hash) == token_hash)
             .values(rotated_at=now)
         )
 
     async def session(self, session_id: UUID) -> Session | None:
         row = (
             await self._conn.execute(
-                select(user_sessions).where(user_sessions.c.id == session_id).with_for_update()
+                select(UserSessionRow).where(col(UserSessionRow.id) == session_id).with_for_update()
             )
         ).first()
         return _session(row) if row else None
@@ -359,17 +368,19 @@ class IdentityRepository:
     async def sessions_of(self, user_id: UUID) -> list[Session]:
         rows = (
             await self._conn.execute(
-                select(user_sessions)
-                .where(user_sessions.c.user_id == user_id, user_sessions.c.status == "active")
-                .order_by(user_sessions.c.created_at.desc())
+                select(UserSessionRow)
+                .where(
+                    col(UserSessionRow.user_id) == user_id, col(UserSessionRow.status) == "active"
+                )
+                .order_by(col(UserSessionRow.created_at).desc())
             )
         ).all()
         return [_session(row) for row in rows]
 
     async def touch_session(self, session_id: UUID, *, refresh_hash: str, now: datetime) -> None:
         await self._conn.execute(
-            update(user_sessions)
-            .where(user_sessions.c.id == session_id)
+            update(UserSessionRow)
+            .where(col(UserSessionRow.id) == session_id)
             .values(refresh_token_hash=refresh_hash, last_used_at=now)
         )
 
@@ -383,19 +394,21 @@ class IdentityRepository:
         org_id: UUID | None = None,
     ) -> list[tuple[UUID, UUID, UUID]]:
         """Revoke the matching active sessions; returns (session, user, org) of each."""
-        conditions = [user_sessions.c.status == "active"]
+        conditions = [col(UserSessionRow.status) == "active"]
         if session_id is not None:
-            conditions.append(user_sessions.c.id == session_id)
+            conditions.append(col(UserSessionRow.id) == session_id)
         if user_id is not None:
-            conditions.append(user_sessions.c.user_id == user_id)
+            conditions.append(col(UserSessionRow.user_id) == user_id)
         if org_id is not None:
-            conditions.append(user_sessions.c.org_id == org_id)
+            conditions.append(col(UserSessionRow.org_id) == org_id)
         rows = (
             await self._conn.execute(
-                update(user_sessions)
+                update(UserSessionRow)
                 .where(*conditions)
                 .values(status="revoked", revoked_at=now, revoked_reason=reason[:255])
-                .returning(user_sessions.c.id, user_sessions.c.user_id, user_sessions.c.org_id)
+                .returning(
+                    col(UserSessionRow.id), col(UserSessionRow.user_id), col(UserSessionRow.org_id)
+                )
             )
         ).all()
         return [(row.id, row.user_id, row.org_id) for row in rows]
@@ -406,12 +419,12 @@ class IdentityRepository:
         row = (
             await self._conn.execute(
                 select(
-                    users.c.mfa_secret,
-                    users.c.mfa_enabled,
-                    users.c.mfa_backup_codes,
-                    users.c.mfa_last_step,
+                    col(UserRow.mfa_secret),
+                    col(UserRow.mfa_enabled),
+                    col(UserRow.mfa_backup_codes),
+                    col(UserRow.mfa_last_step),
                 )
-                .where(users.c.id == user_id)
+                .where(col(UserRow.id) == user_id)
                 .with_for_update()
             )
         ).first()
@@ -426,8 +439,8 @@ class IdentityRepository:
 
     async def save_mfa(self, user_id: UUID, state: MfaState, now: datetime) -> None:
         await self._conn.execute(
-            update(users)
-            .where(users.c.id == user_id)
+            update(UserRow)
+            .where(col(UserRow.id) == user_id)
             .values(
                 mfa_secret=state.secret,
                 mfa_enabled=state.enabled,
@@ -439,8 +452,8 @@ class IdentityRepository:
 
     async def set_password(self, user_id: UUID, password_hash: str, now: datetime) -> None:
         await self._conn.execute(
-            update(users)
-            .where(users.c.id == user_id)
+            update(UserRow)
+            .where(col(UserRow.id) == user_id)
             .values(password_hash=password_hash, updated_at=now)
         )
 
@@ -456,7 +469,7 @@ class IdentityRepository:
         now: datetime,
     ) -> None:
         await self._conn.execute(
-            insert(user_tokens).values(
+            insert(UserTokenRow).values(
                 token_hash=token_hash,
                 user_id=user.id,
                 org_id=user.org_id,
@@ -472,12 +485,14 @@ class IdentityRepository:
         """An unused, unexpired token of one of these purposes, locked until commit."""
         row = (
             await self._conn.execute(
-                select(user_tokens.c.user_id, user_tokens.c.org_id, user_tokens.c.purpose)
+                select(
+                    col(UserTokenRow.user_id), col(UserTokenRow.org_id), col(UserTokenRow.purpose)
+                )
                 .where(
-                    user_tokens.c.token_hash == token_hash,
-                    user_tokens.c.purpose.in_(sorted(p.value for p in purposes)),
-                    user_tokens.c.used_at.is_(None),
-                    user_tokens.c.expires_at > now,
+                    col(UserTokenRow.token_hash) == token_hash,
+                    col(UserTokenRow.purpose).in_(sorted(p.value for p in purposes)),
+                    col(UserTokenRow.used_at).is_(None),
+                    col(UserTokenRow.expires_at) > now,
                 )
                 .with_for_update()
             )
@@ -495,14 +510,14 @@ class IdentityRepository:
         purposes: frozenset[TokenPurpose] | None = None,
     ) -> int:
         """Mark the user's outstanding tokens (of these purposes, or all) as used."""
-        conditions = [user_tokens.c.user_id == user_id, user_tokens.c.used_at.is_(None)]
+        conditions = [col(UserTokenRow.user_id) == user_id, col(UserTokenRow.used_at).is_(None)]
         if purposes is not None:
-            conditions.append(user_tokens.c.purpose.in_(sorted(p.value for p in purposes)))
+            conditions.append(col(UserTokenRow.purpose).in_(sorted(p.value for p in purposes)))
         result = await self._conn.execute(
-            update(user_tokens)
+            update(UserTokenRow)
             .where(*conditions)
             .values(used_at=now)
-            .returning(user_tokens.c.token_hash)
+            .returning(col(UserTokenRow.token_hash))
         )
         return len(result.all())
 
@@ -524,7 +539,7 @@ def _api_key(row: Row[Any]) -> ApiKey:
     )
 
 
-_API_KEY_FIELDS = [c for c in api_keys.c if c.name != "key_hash"]
+_API_KEY_FIELDS = [c for c in ApiKeyRow.__table__.c if c.name != "key_hash"]
 
 
 class ApiKeyRepository:
@@ -535,7 +550,7 @@ class ApiKeyRepository:
 
     async def add(self, key: ApiKey, *, key_hash: str) -> None:
         await self._conn.execute(
-            insert(api_keys).values(
+            insert(ApiKeyRow).values(
                 id=key.id,
                 org_id=key.org_id,
                 name=key.name,
@@ -548,23 +563,25 @@ class ApiKeyRepository:
         )
 
     async def list_keys(self, org_id: UUID | None) -> list[ApiKey]:
-        query = select(*_API_KEY_FIELDS).order_by(api_keys.c.created_at, api_keys.c.id)
+        query = select(*_API_KEY_FIELDS).order_by(col(ApiKeyRow.created_at), col(ApiKeyRow.id))
         if org_id is not None:
-            query = query.where(api_keys.c.org_id == org_id)
+            query = query.where(col(ApiKeyRow.org_id) == org_id)
         return [_api_key(row) for row in (await self._conn.execute(query)).all()]
 
     async def revoke(self, key_id: UUID, now: datetime) -> bool:
         """False when no such key exists; revoking twice keeps the first time."""
         row = (
             await self._conn.execute(
-                select(api_keys.c.revoked_at).where(api_keys.c.id == key_id).with_for_update()
+                select(col(ApiKeyRow.revoked_at))
+                .where(col(ApiKeyRow.id) == key_id)
+                .with_for_update()
             )
         ).first()
         if row is None:
             return False
         if row.revoked_at is None:
             await self._conn.execute(
-                update(api_keys).where(api_keys.c.id == key_id).values(revoked_at=now)
+                update(ApiKeyRow).where(col(ApiKeyRow.id) == key_id).values(revoked_at=now)
             )
         return True
 
@@ -572,7 +589,7 @@ class ApiKeyRepository:
         row = (
             await self._conn.execute(
                 select(*_API_KEY_FIELDS).where(
-                    api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None)
+                    col(ApiKeyRow.key_hash) == key_hash, col(ApiKeyRow.revoked_at).is_(None)
                 )
             )
         ).first()
@@ -580,5 +597,5 @@ class ApiKeyRepository:
 
     async def mark_used(self, key_id: UUID, now: datetime) -> None:
         await self._conn.execute(
-            update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=now)
+            update(ApiKeyRow).where(col(ApiKeyRow.id) == key_id).values(last_used_at=now)
         )

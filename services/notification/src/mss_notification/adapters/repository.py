@@ -6,9 +6,10 @@ from uuid import UUID, uuid4
 
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col
 
 from mss_db import UnitOfWork
-from mss_notification.adapters.tables import mail_deliveries
+from mss_notification.adapters.tables import MailDeliveryRow
 from mss_notification.domain.delivery import DeliveryStatus, SendOutcome
 from mss_notification.domain.mail import Mail
 
@@ -23,7 +24,7 @@ class DeliveryRepository:
         """Keep the outcome of one event's mail (an event has at most one row)."""
         sent = outcome.status is DeliveryStatus.SENT
         await self._conn.execute(
-            insert(mail_deliveries)
+            insert(MailDeliveryRow)
             .values(
                 id=uuid4(),
                 event_id=event_id,
@@ -36,5 +37,5 @@ class DeliveryRepository:
                 created_at=func.clock_timestamp(),
                 sent_at=func.clock_timestamp() if sent else None,
             )
-            .on_conflict_do_nothing(index_elements=[mail_deliveries.c.event_id])
+            .on_conflict_do_nothing(index_elements=[col(MailDeliveryRow.event_id)])
         )

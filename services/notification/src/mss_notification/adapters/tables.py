@@ -1,20 +1,38 @@
-from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text
-from sqlalchemy.dialects.postgresql import UUID
+"""Every table of the notification schema (created by migrations/, never from here)."""
 
-metadata = MetaData(schema="notification")
+from __future__ import annotations
 
-# One row per mail-worthy event: who, which template, how it went. No token, no body.
-mail_deliveries = Table(
-    "mail_deliveries",
-    metadata,
-    Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
-    Column("org_id", UUID(as_uuid=True)),
-    Column("recipient", Text, nullable=False),
-    Column("template", Text, nullable=False),
-    Column("status", Text, nullable=False),
-    Column("attempts", Integer, nullable=False),
-    Column("last_error", Text),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("sent_at", DateTime(timezone=True)),
-)
+from datetime import datetime
+from typing import ClassVar
+from uuid import UUID
+
+from sqlalchemy import Text
+from sqlmodel import Field
+
+from mss_db.tables import TIMESTAMPTZ, TableModel, inbox_table, outbox_table
+
+SCHEMA = "notification"
+
+
+class MailDeliveryRow(TableModel, table=True):
+    """One mail-worthy event's mail: to whom, which template, how it went. No token, no body."""
+
+    __tablename__ = "mail_deliveries"
+    __table_args__: ClassVar[dict[str, str]] = {"schema": SCHEMA}
+
+    id: UUID = Field(primary_key=True)
+    event_id: UUID = Field(unique=True)
+    org_id: UUID | None = None
+    recipient: str = Field(sa_type=Text)
+    template: str = Field(sa_type=Text)
+    status: str = Field(sa_type=Text)
+    attempts: int
+    last_error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(sa_type=TIMESTAMPTZ)
+    sent_at: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
+
+
+# The libraries' tables in this schema: the consumer's inbox, and the outbox every schema
+# has (the notification service publishes nothing yet).
+outbox = outbox_table(SCHEMA)
+inbox = inbox_table(SCHEMA)

@@ -17,6 +17,7 @@ from mss_contracts.events import (
 from mss_db import UnitOfWork
 from mss_notification.adapters.repository import DeliveryRepository
 from mss_notification.domain.delivery import SendOutcome, scrub
+from mss_notification.domain.errors import NotMailWorthy
 from mss_notification.domain.mail import Mail, MailRequest, Template, render
 
 log = logging.getLogger("mss.notification")
@@ -62,10 +63,6 @@ MAIL_EVENTS: dict[str, Callable[[dict[str, Any]], MailRequest]] = {
     PasswordResetRequested.event_type: _password_reset,
     EmailVerificationRequested.event_type: _email_verification,
 }
-
-
-class NotMailWorthy(ValueError):
-    """An event type this service sends no mail for (a binding mistake: dead-lettered)."""
 
 
 def mail_request(envelope: EventEnvelope) -> MailRequest:

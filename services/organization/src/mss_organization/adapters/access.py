@@ -8,17 +8,18 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Row, Select, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, Select, and_, func, insert, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import col, select
 
 from mss_contracts.access import AccessLevel, GrantStatus, TimeRestrictions
 from mss_contracts.permissions import Role
 from mss_db import UnitOfWork
 from mss_organization.adapters.tables import (
-    remote_access_sessions,
-    staff_directory,
-    technician_access,
+    RemoteAccessSessionRow,
+    StaffDirectoryRow,
+    TechnicianAccessRow,
 )
 from mss_organization.domain.access import (
     RemoteAccessSession,
@@ -87,15 +88,15 @@ class GrantFilter:
 
 
 def _status_is(status: GrantStatus, now: datetime) -> ColumnElement[bool]:
-    t = technician_access.c
+    state, expires_at = col(TechnicianAccessRow.status), col(TechnicianAccessRow.expires_at)
     if status is GrantStatus.ACTIVE:
-        return and_(t.status == GrantStatus.ACTIVE.value, t.expires_at > now)
+        return and_(state == GrantStatus.ACTIVE.value, expires_at > now)
     if status is GrantStatus.EXPIRED:
         return or_(
-            t.status == GrantStatus.EXPIRED.value,
-            and_(t.status == GrantStatus.ACTIVE.value, t.expires_at <= now),
+            state == GrantStatus.EXPIRED.value,
+            and_(state == GrantStatus.ACTIVE.value, expires_at <= now),
         )
-    return t.status == status.value
+    return state == status.value
 
 
 class GrantRepository:
@@ -103,17 +104,19 @@ class GrantRepository:
         self._conn = uow.conn
 
     async def add(self, grant: TechnicianAccess) -> None:
-        await self._conn.execute(insert(technician_access).values(**_grant_columns(grant)))
+        await self._conn.execute(insert(TechnicianAccessRow).values(**_grant_columns(grant)))
 
     async def save(self, grant: TechnicianAccess) -> None:
         values = _grant_columns(grant)
         del values["id"]
         await self._conn.execute(
-            update(technician_access).where(technician_access.c.id == grant.id).values(**values)
+            update(TechnicianAccessRow)
+            .where(col(TechnicianAccessRow.id) == grant.id)
+            .values(**values)
         )
 
     async def get(self, grant_id: UUID, *, for_update: bool = False) -> TechnicianAccess | None:
-        query = select(technician_access).where(technician_access.c.id == grant_id)
+        query = select(TechnicianAccessRow).where(col(TechnicianAccessRow.id) == grant_id)
         if for_update:
             query = query.with_for_update()
         row = (await self._conn.execute(query)).first()
@@ -121,37 +124,40 @@ class GrantRepository:
 
     async def active_for(self, *, technician_id: UUID, org_id: UUID) -> list[TechnicianAccess]:
         """The technician's active grants on the org, share-locked so a revoke waits for us."""
-        t = technician_access.c
         query = (
-            select(technician_access)
+            select(TechnicianAccessRow)
             .where(
-                t.technician_id == technician_id,
-                t.org_id == org_id,
-                t.status == GrantStatus.ACTIVE.value,
+                col(TechnicianAccessRow.technician_id) == technician_id,
+                col(TechnicianAccessRow.org_id) == org_id,
+                col(TechnicianAccessRow.status) == GrantStatus.ACTIVE.value,
             )
-            .order_by(t.expires_at.desc(), t.id)
+            .order_by(col(TechnicianAccessRow.expires_at).desc(), col(TechnicianAccessRow.id))
             .with_for_update(read=True)
         )
         return [_grant(row) for row in (await self._conn.execute(query)).all()]
 
     async def all_active_of(self, technician_id: UUID) -> list[TechnicianAccess]:
         """Every active grant of the technician, in any organization, locked for update."""
-        t = technician_access.c
         query = (
-            select(technician_access)
-            .where(t.technician_id == technician_id, t.status == GrantStatus.ACTIVE.value)
-            .order_by(t.id)
+            select(TechnicianAccessRow)
+            .where(
+                col(TechnicianAccessRow.technician_id) == technician_id,
+                col(TechnicianAccessRow.status) == GrantStatus.ACTIVE.value,
+            )
+            .order_by(col(TechnicianAccessRow.id))
             .with_for_update()
         )
         return [_grant(row) for row in (await self._conn.execute(query)).all()]
 
     async def due_for_expiry(self, now: datetime, *, limit: int) -> list[TechnicianAccess]:
         """Active grants past their expiry, locked; rows another worker holds are skipped."""
-        t = technician_access.c
         query = (
-            select(technician_access)
-            .where(t.status == GrantStatus.ACTIVE.value, t.expires_at <= now)
-            .order_by(t.expires_at, t.id)
+            select(TechnicianAccessRow)
+            .where(
+                col(TechnicianAccessRow.status) == GrantStatus.ACTIVE.value,
+                col(TechnicianAccessRow.expires_at) <= now,
+            )
+            .order_by(col(TechnicianAccessRow.expires_at), col(TechnicianAccessRow.id))
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -160,18 +166,19 @@ class GrantRepository:
     async def list(
         self, where: GrantFilter, *, now: datetime, offset: int, limit: int
     ) -> tuple[list[TechnicianAccess], int]:
-        t = technician_access.c
         conditions: list[ColumnElement[bool]] = []
         if where.org_id is not None:
-            conditions.append(t.org_id == where.org_id)
+            conditions.append(col(TechnicianAccessRow.org_id) == where.org_id)
         if where.technician_id is not None:
-            conditions.append(t.technician_id == where.technician_id)
+            conditions.append(col(TechnicianAccessRow.technician_id) == where.technician_id)
         if where.status is not None:
             conditions.append(_status_is(where.status, now))
         return await _page(
             self._conn,
-            select(technician_access).where(*conditions).order_by(t.granted_at.desc(), t.id),
-            select(func.count()).select_from(technician_access).where(*conditions),
+            select(TechnicianAccessRow)
+            .where(*conditions)
+            .order_by(col(TechnicianAccessRow.granted_at).desc(), col(TechnicianAccessRow.id)),
+            select(func.count()).select_from(TechnicianAccessRow).where(*conditions),
             offset=offset,
             limit=limit,
             convert=_grant,
@@ -231,21 +238,21 @@ class RemoteSessionRepository:
         self._conn = uow.conn
 
     async def add(self, session: RemoteAccessSession) -> None:
-        await self._conn.execute(insert(remote_access_sessions).values(**_session_columns(session)))
+        await self._conn.execute(insert(RemoteAccessSessionRow).values(**_session_columns(session)))
 
     async def save(self, session: RemoteAccessSession) -> None:
         values = _session_columns(session)
         del values["id"]
         await self._conn.execute(
-            update(remote_access_sessions)
-            .where(remote_access_sessions.c.id == session.id)
+            update(RemoteAccessSessionRow)
+            .where(col(RemoteAccessSessionRow.id) == session.id)
             .values(**values)
         )
 
     async def get(
         self, session_id: UUID, *, for_update: bool = False
     ) -> RemoteAccessSession | None:
-        query = select(remote_access_sessions).where(remote_access_sessions.c.id == session_id)
+        query = select(RemoteAccessSessionRow).where(col(RemoteAccessSessionRow.id) == session_id)
         if for_update:
             query = query.with_for_update()
         row = (await self._conn.execute(query)).first()
@@ -255,11 +262,13 @@ class RemoteSessionRepository:
         """The active sessions opened under these grants, locked for ending."""
         if not grant_ids:
             return []
-        s = remote_access_sessions.c
         query = (
-            select(remote_access_sessions)
-            .where(s.grant_id.in_(list(grant_ids)), s.status == SessionStatus.ACTIVE.value)
-            .order_by(s.started_at, s.id)
+            select(RemoteAccessSessionRow)
+            .where(
+                col(RemoteAccessSessionRow.grant_id).in_(list(grant_ids)),
+                col(RemoteAccessSessionRow.status) == SessionStatus.ACTIVE.value,
+            )
+            .order_by(col(RemoteAccessSessionRow.started_at), col(RemoteAccessSessionRow.id))
             .with_for_update()
         )
         return [_session(row) for row in (await self._conn.execute(query)).all()]
@@ -267,18 +276,21 @@ class RemoteSessionRepository:
     async def list(
         self, where: SessionFilter, *, offset: int, limit: int
     ) -> tuple[list[RemoteAccessSession], int]:
-        s = remote_access_sessions.c
         conditions: list[ColumnElement[bool]] = []
         if where.org_id is not None:
-            conditions.append(s.org_id == where.org_id)
+            conditions.append(col(RemoteAccessSessionRow.org_id) == where.org_id)
         if where.technician_id is not None:
-            conditions.append(s.technician_id == where.technician_id)
+            conditions.append(col(RemoteAccessSessionRow.technician_id) == where.technician_id)
         if where.status is not None:
-            conditions.append(s.status == where.status.value)
+            conditions.append(col(RemoteAccessSessionRow.status) == where.status.value)
         return await _page(
             self._conn,
-            select(remote_access_sessions).where(*conditions).order_by(s.started_at.desc(), s.id),
-            select(func.count()).select_from(remote_access_sessions).where(*conditions),
+            select(RemoteAccessSessionRow)
+            .where(*conditions)
+            .order_by(
+                col(RemoteAccessSessionRow.started_at).desc(), col(RemoteAccessSessionRow.id)
+            ),
+            select(func.count()).select_from(RemoteAccessSessionRow).where(*conditions),
             offset=offset,
             limit=limit,
             convert=_session,
@@ -297,7 +309,7 @@ class StaffDirectory:
     async def get(self, user_id: UUID) -> StaffMember | None:
         row = (
             await self._conn.execute(
-                select(staff_directory).where(staff_directory.c.user_id == user_id)
+                select(StaffDirectoryRow).where(col(StaffDirectoryRow.user_id) == user_id)
             )
         ).first()
         if row is None:
@@ -314,7 +326,7 @@ class StaffDirectory:
         self, *, user_id: UUID, org_id: UUID, role: Role | None, status: str, version: int
     ) -> bool:
         """Keep the newest version only (True when applied); a missing role keeps the known one."""
-        statement = pg_insert(staff_directory).values(
+        statement = pg_insert(StaffDirectoryRow).values(
             user_id=user_id,
             org_id=org_id,
             role=role.value if role else None,
@@ -323,17 +335,17 @@ class StaffDirectory:
             updated_at=func.now(),
         )
         statement = statement.on_conflict_do_update(
-            index_elements=[staff_directory.c.user_id],
+            index_elements=[col(StaffDirectoryRow.user_id)],
             set_={
                 "org_id": statement.excluded.org_id,
-                "role": func.coalesce(statement.excluded.role, staff_directory.c.role),
+                "role": func.coalesce(statement.excluded.role, col(StaffDirectoryRow.role)),
                 "status": statement.excluded.status,
                 "version": statement.excluded.version,
                 "updated_at": statement.excluded.updated_at,
             },
-            where=staff_directory.c.version < statement.excluded.version,
+            where=col(StaffDirectoryRow.version) < statement.excluded.version,
         )
-        applied = await self._conn.execute(statement.returning(staff_directory.c.user_id))
+        applied = await self._conn.execute(statement.returning(col(StaffDirectoryRow.user_id)))
         return applied.first() is not None
 
 

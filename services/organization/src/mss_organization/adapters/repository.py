@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, func, insert, or_, select, update
+from sqlalchemy import Row, func, insert, or_, update
+from sqlmodel import col, select
 
 from mss_contracts.permissions import OrganizationType
 from mss_db import UnitOfWork
 from mss_db.scope import in_scope
-from mss_organization.adapters.tables import organizations
+from mss_organization.adapters.tables import OrganizationRow
 from mss_organization.domain.organization import Organization, OrganizationStatus
 
 
@@ -60,54 +61,57 @@ class OrganizationRepository:
         self._scope = uow.scope
 
     async def get(self, org_id: UUID, *, for_update: bool = False) -> Organization | None:
-        query = select(organizations).where(organizations.c.id == org_id)
+        query = select(OrganizationRow).where(col(OrganizationRow.id) == org_id)
         if for_update:
             query = query.with_for_update()
         row = (await self._conn.execute(query)).first()
         return _to_domain(row) if row else None
 
     async def provider(self) -> Organization | None:
-        query = select(organizations).where(
-            organizations.c.type == OrganizationType.MSS_PROVIDER.value
+        query = select(OrganizationRow).where(
+            col(OrganizationRow.type) == OrganizationType.MSS_PROVIDER.value
         )
         row = (await self._conn.execute(query)).first()
         return _to_domain(row) if row else None
 
     async def add(self, org: Organization) -> None:
-        await self._conn.execute(insert(organizations).values(**_columns(org)))
+        await self._conn.execute(insert(OrganizationRow).values(**_columns(org)))
 
     async def save(self, org: Organization) -> None:
         values = _columns(org)
         del values["id"]
         await self._conn.execute(
-            update(organizations).where(organizations.c.id == org.id).values(**values)
+            update(OrganizationRow).where(col(OrganizationRow.id) == org.id).values(**values)
         )
 
     async def list(
         self, where: OrganizationFilter, *, offset: int, limit: int
     ) -> tuple[list[Organization], int]:
-        conditions = [in_scope(organizations.c.id, self._scope)]
+        conditions = [in_scope(col(OrganizationRow.id), self._scope)]
         if where.type is not None:
-            conditions.append(organizations.c.type == where.type.value)
+            conditions.append(col(OrganizationRow.type) == where.type.value)
         if where.status is not None:
-            conditions.append(organizations.c.status == where.status.value)
+            conditions.append(col(OrganizationRow.status) == where.status.value)
         if where.q:
             pattern = (
                 "%" + where.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             )
             conditions.append(
-                or_(organizations.c.name.ilike(pattern), organizations.c.domain.ilike(pattern))
+                or_(
+                    col(OrganizationRow.name).ilike(pattern),
+                    col(OrganizationRow.domain).ilike(pattern),
+                )
             )
         total = (
             await self._conn.execute(
-                select(func.count()).select_from(organizations).where(*conditions)
+                select(func.count()).select_from(OrganizationRow).where(*conditions)
             )
         ).scalar_one()
         rows = (
             await self._conn.execute(
-                select(organizations)
+                select(OrganizationRow)
                 .where(*conditions)
-                .order_by(organizations.c.created_at.desc(), organizations.c.id)
+                .order_by(col(OrganizationRow.created_at).desc(), col(OrganizationRow.id))
                 .offset(offset)
                 .limit(limit)
             )

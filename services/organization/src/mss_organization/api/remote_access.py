@@ -19,12 +19,11 @@ from mss_organization.api.schemas import (
 )
 from mss_organization.application import remote_access as use
 from mss_organization.domain.access import SessionStatus
-from mss_service import ServiceRuntime, event_context, runtime
+from mss_service import Runtime, event_context
 from mss_web.envelope import Envelope, PageEnvelope, PageParams, page_params
 
 router = APIRouter(prefix="/api/remote-access-sessions", tags=["remote access"])
 
-Runtime = Annotated[ServiceRuntime, Depends(runtime)]
 Page = Annotated[PageParams, Depends(page_params)]
 Technician = Annotated[Principal, Depends(require("remote_access:create"))]
 SessionReader = Annotated[Principal, Depends(require("remote_access:create", "audit:read"))]
@@ -49,7 +48,7 @@ async def start_remote_access(
     # now (the refusal then says why); the use case filters on the caller's own id.
     async with rt.uow(OrgScope.of([body.organization_id])) as uow:
         session = await use.start_remote_access(cmd, uow=uow, ctx=event_context(request, principal))
-    return Envelope(data=RemoteAccessSessionRead.of(session))
+    return Envelope(data=RemoteAccessSessionRead.model_validate(session))
 
 
 @router.get("", response_model=PageEnvelope[RemoteAccessSessionRead])
@@ -73,7 +72,7 @@ async def list_remote_sessions(
             where, offset=page.offset, limit=page.limit, uow=uow
         )
     return PageEnvelope(
-        data=[RemoteAccessSessionRead.of(s) for s in sessions], meta=page.meta(total)
+        data=[RemoteAccessSessionRead.model_validate(s) for s in sessions], meta=page.meta(total)
     )
 
 
@@ -95,4 +94,4 @@ async def end_remote_access(
             uow=uow,
             ctx=event_context(request, principal),
         )
-    return Envelope(data=RemoteAccessSessionRead.of(session))
+    return Envelope(data=RemoteAccessSessionRead.model_validate(session))

@@ -20,12 +20,11 @@ from mss_organization.api.schemas import (
 from mss_organization.application import organizations as use
 from mss_organization.domain.organization import OrganizationStatus
 from mss_organization.domain.settings import OrganizationSettingsModel
-from mss_service import ServiceRuntime, event_context, record_access, runtime
+from mss_service import Runtime, event_context, record_access
 from mss_web.envelope import Envelope, PageEnvelope, PageParams, page_params
 
 router = APIRouter(prefix="/api/organizations", tags=["organizations"])
 
-Runtime = Annotated[ServiceRuntime, Depends(runtime)]
 Reader = Annotated[Principal, Depends(require("organizations:read"))]
 Creator = Annotated[Principal, Depends(require("organizations:create"))]
 Updater = Annotated[Principal, Depends(require("organizations:update"))]
@@ -45,7 +44,7 @@ async def create_organization(
     )
     async with rt.uow(principal.scope) as uow:
         org = await use.create_organization(cmd, uow=uow, ctx=event_context(request, principal))
-    return Envelope(data=OrganizationRead.of(org))
+    return Envelope(data=OrganizationRead.model_validate(org))
 
 
 @router.get("", response_model=PageEnvelope[OrganizationRead])
@@ -64,7 +63,9 @@ async def list_organizations(
             where, offset=page.offset, limit=page.limit, uow=uow
         )
     record_access(request, principal, resource_type="organization", org_ids=(o.id for o in orgs))
-    return PageEnvelope(data=[OrganizationRead.of(o) for o in orgs], meta=page.meta(total))
+    return PageEnvelope(
+        data=[OrganizationRead.model_validate(o) for o in orgs], meta=page.meta(total)
+    )
 
 
 @router.get("/{id}", response_model=Envelope[OrganizationRead])
@@ -74,7 +75,7 @@ async def get_organization(
     async with rt.uow(principal.scope) as uow:
         org = await use.get_organization(id, uow=uow)
     record_access(request, principal, resource_type="organization", org_ids=[id], resource_id=id)
-    return Envelope(data=OrganizationRead.of(org))
+    return Envelope(data=OrganizationRead.model_validate(org))
 
 
 @router.put("/{id}", response_model=Envelope[OrganizationRead])
@@ -88,7 +89,7 @@ async def update_organization(
     cmd = use.UpdateOrganization(org_id=id, changes=changes)
     async with rt.uow(principal.scope) as uow:
         org = await use.update_organization(cmd, uow=uow, ctx=event_context(request, principal))
-    return Envelope(data=OrganizationRead.of(org))
+    return Envelope(data=OrganizationRead.model_validate(org))
 
 
 @router.post("/{id}/suspend", response_model=Envelope[OrganizationRead])
@@ -100,7 +101,7 @@ async def suspend_organization(
         org = await use.suspend_organization(
             id, reason, uow=uow, ctx=event_context(request, principal)
         )
-    return Envelope(data=OrganizationRead.of(org))
+    return Envelope(data=OrganizationRead.model_validate(org))
 
 
 @router.post("/{id}/reactivate", response_model=Envelope[OrganizationRead])
@@ -109,7 +110,7 @@ async def reactivate_organization(
 ) -> Envelope[OrganizationRead]:
     async with rt.uow(principal.scope) as uow:
         org = await use.reactivate_organization(id, uow=uow, ctx=event_context(request, principal))
-    return Envelope(data=OrganizationRead.of(org))
+    return Envelope(data=OrganizationRead.model_validate(org))
 
 
 @router.get("/{id}/settings", response_model=Envelope[OrganizationSettingsModel])

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 
 from mss_contracts.access import (
     AccessLevel,
@@ -15,15 +15,13 @@ from mss_contracts.access import (
 )
 from mss_contracts.api import ApiInput, ApiModel
 from mss_contracts.permissions import OrganizationType
-from mss_organization.domain.access import (
-    RemoteAccessSession,
-    SessionStatus,
-    TechnicianAccess,
-)
-from mss_organization.domain.organization import Organization, OrganizationStatus
+from mss_organization.domain.access import SessionStatus, effective_status
+from mss_organization.domain.organization import OrganizationStatus
 from mss_organization.domain.settings import OrganizationSettingsModel
 
 Name = Field(min_length=1, max_length=255)
+# The domain's `org_id`, read as the API's `organizationId`.
+FromOrgId = Field(validation_alias=AliasChoices("organizationId", "org_id"))
 Domain = Field(default=None, max_length=255, pattern=r"^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 
 
@@ -59,22 +57,6 @@ class OrganizationRead(ApiModel):
     updated_at: datetime
     created_by: UUID | None
 
-    @classmethod
-    def of(cls, org: Organization) -> OrganizationRead:
-        return cls(
-            id=org.id,
-            name=org.name,
-            type=org.type,
-            domain=org.domain,
-            sso_enabled=org.sso_enabled,
-            status=org.status,
-            settings=org.settings,
-            version=org.version,
-            created_at=org.created_at,
-            updated_at=org.updated_at,
-            created_by=org.created_by,
-        )
-
 
 # --- technician access ------------------------------------------------------------------
 
@@ -97,8 +79,10 @@ class RevokeBody(ApiInput):
 
 
 class TechnicianAccessRead(ApiModel):
+    """Read from a `TechnicianAccess`; `status` is the effective one (see `_as_of_now`)."""
+
     id: UUID
-    organization_id: UUID
+    organization_id: UUID = FromOrgId
     technician_id: UUID
     access_level: AccessLevel
     granted_by: UUID
@@ -114,27 +98,16 @@ class TechnicianAccessRead(ApiModel):
     revoked_reason: str | None
     version: int
 
+    @field_validator("status", mode="after")
     @classmethod
-    def of(cls, grant: TechnicianAccess, now: datetime) -> TechnicianAccessRead:
-        """`status` as of `now`: an active grant past its expiry reads as expired."""
-        return cls(
-            id=grant.id,
-            organization_id=grant.org_id,
-            technician_id=grant.technician_id,
-            access_level=grant.access_level,
-            granted_by=grant.granted_by,
-            granted_at=grant.granted_at,
-            expires_at=grant.expires_at,
-            allowed_services=list(grant.allowed_services),
-            ip_restrictions=list(grant.ip_restrictions),
-            time_restrictions=grant.time_restrictions,
-            status=grant.effective_status(now),
-            notes=grant.notes,
-            revoked_at=grant.revoked_at,
-            revoked_by=grant.revoked_by,
-            revoked_reason=grant.revoked_reason,
-            version=grant.version,
-        )
+    def _as_of_now(cls, status: GrantStatus, info: ValidationInfo) -> GrantStatus:
+        """An active grant past its expiry reads as expired, as of the context's `now`
+        (one instant for a whole page) or else this moment."""
+        expires_at = info.data.get("expires_at")
+        if expires_at is None:
+            return status  # expiresAt itself was invalid: that error is reported
+        now = (info.context or {}).get("now") or datetime.now(UTC)
+        return effective_status(status, expires_at=expires_at, now=now)
 
 
 # --- remote access sessions ---------------------------------------------------------------
@@ -153,7 +126,7 @@ class EndSessionBody(ApiInput):
 
 class RemoteAccessSessionRead(ApiModel):
     id: UUID
-    organization_id: UUID
+    organization_id: UUID = FromOrgId
     technician_id: UUID
     grant_id: UUID
     service: str
@@ -166,22 +139,3 @@ class RemoteAccessSessionRead(ApiModel):
     ended_by: UUID | None
     ended_reason: str | None
     version: int
-
-    @classmethod
-    def of(cls, session: RemoteAccessSession) -> RemoteAccessSessionRead:
-        return cls(
-            id=session.id,
-            organization_id=session.org_id,
-            technician_id=session.technician_id,
-            grant_id=session.grant_id,
-            service=session.service,
-            justification=session.justification,
-            intervention_id=session.intervention_id,
-            client_ip=session.client_ip,
-            status=session.status,
-            started_at=session.started_at,
-            ended_at=session.ended_at,
-            ended_by=session.ended_by,
-            ended_reason=session.ended_reason,
-            version=session.version,
-        )

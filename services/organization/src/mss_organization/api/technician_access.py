@@ -15,12 +15,11 @@ from mss_db import OrgScope
 from mss_organization.adapters.access import GrantFilter
 from mss_organization.api.schemas import RevokeBody, TechnicianAccessCreate, TechnicianAccessRead
 from mss_organization.application import technician_access as use
-from mss_service import ServiceRuntime, event_context, record_access, runtime
+from mss_service import Runtime, event_context, record_access
 from mss_web.envelope import Envelope, PageEnvelope, PageParams, page_params
 
 router = APIRouter(tags=["technician access"])
 
-Runtime = Annotated[ServiceRuntime, Depends(runtime)]
 Page = Annotated[PageParams, Depends(page_params)]
 OrgReader = Annotated[Principal, Depends(require("organizations:read"))]
 OrgUpdater = Annotated[Principal, Depends(require("organizations:update"))]
@@ -52,7 +51,7 @@ async def grant_technician_access(
         grant = await use.grant_technician_access(
             cmd, uow=uow, ctx=event_context(request, principal)
         )
-    return Envelope(data=TechnicianAccessRead.of(grant, datetime.now(UTC)))
+    return Envelope(data=TechnicianAccessRead.model_validate(grant))
 
 
 @router.get(
@@ -76,7 +75,8 @@ async def list_organization_grants(
         )
     record_access(request, principal, resource_type="technician_access", org_ids=[id])
     return PageEnvelope(
-        data=[TechnicianAccessRead.of(g, now) for g in grants], meta=page.meta(total)
+        data=[TechnicianAccessRead.model_validate(g, context={"now": now}) for g in grants],
+        meta=page.meta(total),
     )
 
 
@@ -104,7 +104,8 @@ async def list_grants(
             where, now=now, offset=page.offset, limit=page.limit, uow=uow
         )
     return PageEnvelope(
-        data=[TechnicianAccessRead.of(g, now) for g in grants], meta=page.meta(total)
+        data=[TechnicianAccessRead.model_validate(g, context={"now": now}) for g in grants],
+        meta=page.meta(total),
     )
 
 
@@ -120,4 +121,4 @@ async def revoke_technician_access(
             uow=uow,
             ctx=event_context(request, principal),
         )
-    return Envelope(data=TechnicianAccessRead.of(grant, datetime.now(UTC)))
+    return Envelope(data=TechnicianAccessRead.model_validate(grant))

@@ -18,12 +18,9 @@ from mss_contracts.permissions import OrganizationType
 from mss_db import OrgScope, UnitOfWork, UnitOfWorkFactory
 from mss_organization.adapters.repository import OrganizationFilter, OrganizationRepository
 from mss_organization.application.events import emit
+from mss_organization.domain.errors import OrganizationNotFound
 from mss_organization.domain.organization import Organization, OrganizationStatus
 from mss_organization.domain.settings import OrganizationSettingsModel
-
-
-class OrganizationNotFound(Exception):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +76,7 @@ async def create_organization(
 async def _load_for_change(uow: UnitOfWork, org_id: UUID) -> Organization:
     org = await OrganizationRepository(uow).get(org_id, for_update=True)
     if org is None:
-        raise OrganizationNotFound(str(org_id))
+        raise OrganizationNotFound()
     return org
 
 
@@ -117,7 +114,7 @@ async def reactivate_organization(
 async def get_organization(org_id: UUID, *, uow: UnitOfWork) -> Organization:
     org = await OrganizationRepository(uow).get(org_id)
     if org is None:
-        raise OrganizationNotFound(str(org_id))
+        raise OrganizationNotFound()
     return org
 
 

@@ -19,10 +19,7 @@ from mss_organization.adapters.access import (
 )
 from mss_organization.application.events import emit
 from mss_organization.domain.access import RemoteAccessSession, SessionStatus, admitting_grant
-
-
-class RemoteSessionNotFound(Exception):
-    pass
+from mss_organization.domain.errors import RemoteSessionNotFound
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +94,7 @@ async def end_remote_access(
     repo = RemoteSessionRepository(uow)
     session = await repo.get(session_id, for_update=True)
     if session is None or not (may_end_any or session.technician_id == by):
-        raise RemoteSessionNotFound(str(session_id))
+        raise RemoteSessionNotFound()
     ended = await record_end(uow, session, by=by, reason=reason, now=datetime.now(UTC), ctx=ctx)
     await uow.commit()
     return ended

@@ -30,17 +30,13 @@ from mss_organization.adapters.access import (
 )
 from mss_organization.adapters.repository import OrganizationRepository
 from mss_organization.application.events import emit
-from mss_organization.application.organizations import OrganizationNotFound
 from mss_organization.application.remote_access import record_end
 from mss_organization.domain.access import TechnicianAccess, check_new_grant
+from mss_organization.domain.errors import GrantNotFound, OrganizationNotFound
 
 log = logging.getLogger("mss.organization.grants")
 
 EXPIRY_BATCH = 100
-
-
-class GrantNotFound(Exception):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +56,7 @@ async def grant_technician_access(
     now = datetime.now(UTC)
     org = await OrganizationRepository(uow).get(cmd.org_id)
     if org is None:
-        raise OrganizationNotFound(str(cmd.org_id))
+        raise OrganizationNotFound()
     technician = await StaffDirectory(uow).get(cmd.technician_id)
     check_new_grant(
         org_type=org.type, technician=technician, expires_at=cmd.terms.expires_at, now=now
@@ -112,7 +108,7 @@ async def list_organization_grants(
 ) -> tuple[list[TechnicianAccess], int]:
     """The grants of one organization the caller can see (404 for any other)."""
     if await OrganizationRepository(uow).get(org_id) is None:
-        raise OrganizationNotFound(str(org_id))
+        raise OrganizationNotFound()
     return await list_grants(where, now=now, offset=offset, limit=limit, uow=uow)
 
 
@@ -122,7 +118,7 @@ async def revoke_technician_access(
     """End an active grant now, and every remote session opened under it."""
     grant = await GrantRepository(uow).get(grant_id, for_update=True)
     if grant is None:
-        raise GrantNotFound(str(grant_id))
+        raise GrantNotFound()
     revoked = await _revoke(uow, grant, by=by, reason=reason, now=datetime.now(UTC), ctx=ctx)
     await uow.commit()
     return revoked

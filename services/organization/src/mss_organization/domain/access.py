@@ -10,33 +10,12 @@ from uuid import UUID
 
 from mss_contracts.access import AccessLevel, GrantStatus, GrantTerms, TimeRestrictions
 from mss_contracts.permissions import OrganizationType, Role
-from mss_organization.domain.organization import DomainError, InvalidTransition
-
-
-class InvalidGrant(DomainError):
-    """A grant request breaks rules; `problems` maps each offending field to why."""
-
-    def __init__(self, problems: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{field} {problem}" for field, problem in problems.items()))
-        self.problems = problems
-
-
-class GrantNotActive(InvalidTransition):
-    pass
-
-
-class RemoteSessionNotActive(InvalidTransition):
-    pass
-
-
-class RemoteAccessRefused(DomainError):
-    """No grant admits the request; `reasons` says why each active grant refused."""
-
-    def __init__(self, message: str, reasons: Sequence[str] = ()) -> None:
-        super().__init__(message)
-        self.message = message
-        self.reasons = list(reasons)
-
+from mss_organization.domain.errors import (
+    GrantNotActive,
+    InvalidGrant,
+    RemoteAccessRefused,
+    RemoteSessionNotActive,
+)
 
 NO_ACTIVE_GRANT = "no active technician access grant for this organization"
 
@@ -97,10 +76,7 @@ class TechnicianAccess:
         )
 
     def effective_status(self, now: datetime) -> GrantStatus:
-        """An active grant past its expiry is expired, whether or not the sweep ran yet."""
-        if self.status is GrantStatus.ACTIVE and now >= self.expires_at:
-            return GrantStatus.EXPIRED
-        return self.status
+        return effective_status(self.status, expires_at=self.expires_at, now=now)
 
     def revoke(self, *, by: UUID, reason: str, now: datetime) -> TechnicianAccess:
         status = self.effective_status(now)
@@ -119,6 +95,13 @@ class TechnicianAccess:
         if self.status is not GrantStatus.ACTIVE or now < self.expires_at:
             raise GrantNotActive(f"Cannot expire a grant that is {self.effective_status(now)}")
         return replace(self, status=GrantStatus.EXPIRED, version=self.version + 1)
+
+
+def effective_status(status: GrantStatus, *, expires_at: datetime, now: datetime) -> GrantStatus:
+    """An active grant past its expiry is expired, whether or not the sweep ran yet."""
+    if status is GrantStatus.ACTIVE and now >= expires_at:
+        return GrantStatus.EXPIRED
+    return status
 
 
 def check_new_grant(

@@ -9,23 +9,12 @@ from typing import Any
 from uuid import UUID
 
 from mss_contracts.permissions import OrganizationType
+from mss_organization.domain.errors import InvalidTransition, ProviderOrganizationProtected
 
 
 class OrganizationStatus(StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
-
-
-class DomainError(Exception):
-    """A rule refused the change."""
-
-
-class InvalidTransition(DomainError):
-    pass
-
-
-class ProviderOrganizationProtected(DomainError):
-    pass
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from mss_identity import worker
 from mss_identity.adapters.keys import add_key, ensure_key, prune_keys
 from mss_identity.application.users import ensure_super_admin
 from mss_identity.config import SERVICE, IdentitySettings
-from mss_identity.main import build_hasher, build_runtime
+from mss_identity.main import build_runtime
 from mss_service.cli import main, run_api
 
 
@@ -51,7 +51,6 @@ def bootstrap() -> None:
 
     async def main() -> None:
         runtime = build_runtime(settings)
-        hasher = build_hasher(settings)
         try:
             password = settings.bootstrap_admin_password
             result = await ensure_super_admin(
@@ -60,10 +59,9 @@ def bootstrap() -> None:
                 email=settings.bootstrap_admin_email,
                 password=password.get_secret_value() if password else None,
                 uow_factory=runtime.uow,
-                hasher=hasher,
+                hasher=runtime.hasher,
             )
         finally:
-            hasher.close()
             await runtime.close()
         if result.password is not None:
             # Generated: kept only in the ignored secrets dir, readable by its owner alone.

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 
-from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -23,7 +22,7 @@ from mss_auth.sessions import SessionStore
 from mss_auth.tokens import KeysUnavailable, TokenError, TokenVerifier
 from mss_contracts.api import ErrorCode
 from mss_contracts.errors import ServiceUnavailable
-from mss_identity.adapters.keys import load_keys
+from mss_identity.adapters.keys import local_key_loader
 from mss_identity.config import IdentitySettings
 
 CACHE_S = 5
@@ -35,13 +34,10 @@ def _refuse(code: ErrorCode) -> Response:
 
 def create_app(settings: IdentitySettings | None = None) -> Starlette:
     settings = settings or IdentitySettings()
-    keys_dir = settings.keys_dir
-
-    async def local_keys() -> Mapping[str, EllipticCurvePublicKey]:
-        return load_keys(keys_dir).public()
-
     verifier = TokenVerifier(
-        load_keys=local_keys, issuer=settings.token_issuer, audience=settings.token_audience
+        load_keys=local_key_loader(settings.keys_dir),
+        issuer=settings.token_issuer,
+        audience=settings.token_audience,
     )
     redis: Redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
     sessions = SessionStore(redis)

@@ -22,7 +22,7 @@ from mss_auth.sessions import session_key
 from mss_auth.tokens import KeyLoader
 from mss_bus import Topology
 from mss_contracts.events import EventEnvelope
-from mss_identity.application.auth import AuthDeps
+from mss_identity.api.runtime import IdentityRuntime
 from mss_identity.application.users import ensure_super_admin
 from mss_identity.main import create_app
 from mss_settings import PlatformSettings
@@ -63,8 +63,8 @@ async def identity(
 @pytest.fixture
 async def admin(identity: Identity) -> Admin:
     """A super admin of a provider organization of its own, made by the bootstrap path."""
-    deps = identity.app.state.auth_deps
-    assert isinstance(deps, AuthDeps)
+    runtime = identity.app.state.runtime
+    assert isinstance(runtime, IdentityRuntime)
     org_id = uuid.uuid4()
     email = f"Admin-{uuid.uuid4().hex[:8]}@Example.com"
     result = await ensure_super_admin(
@@ -72,8 +72,8 @@ async def admin(identity: Identity) -> Admin:
         provider_name="MSS Provider (test)",
         email=email,
         password=PASSWORD,
-        uow_factory=deps.uow,
-        hasher=deps.hasher,
+        uow_factory=runtime.uow,
+        hasher=runtime.hasher,
     )
     assert result.created
     assert result.password is None, "a chosen password is never echoed back"
@@ -189,6 +189,36 @@ async def test_unknown_email_and_wrong_password_get_the_same_answer(
         "code": "INVALID_CREDENTIALS",
         "path": "/api/auth/login",
     }
+
+
+async def test_an_email_of_several_organizations_asks_which_one(identity: Identity) -> None:
+    runtime = identity.app.state.runtime
+    assert isinstance(runtime, IdentityRuntime)
+    email = f"twice-{uuid.uuid4().hex[:8]}@example.com"
+    orgs = {uuid.uuid4(): "First provider", uuid.uuid4(): "Second provider"}
+    for org_id, name in orgs.items():
+        await ensure_super_admin(
+            provider_org_id=org_id,
+            provider_name=name,
+            email=email,
+            password=PASSWORD,
+            uow_factory=runtime.uow,
+            hasher=runtime.hasher,
+        )
+    ambiguous = await identity.login(email, PASSWORD)
+    assert ambiguous.status_code == 409, ambiguous.text
+    body = ambiguous.json()
+    assert body["code"] == "CONFLICT"
+    assert body["error"] == "This email exists in several organizations: choose one"
+    offered = {o["organizationId"]: o["name"] for o in body["details"]["organizations"]}
+    assert offered == {str(org_id): name for org_id, name in orgs.items()}
+    second = list(orgs)[1]
+    chosen = await identity.client.post(
+        "/api/auth/login",
+        json={"email": email, "password": PASSWORD, "organizationId": str(second)},
+    )
+    assert chosen.status_code == 200, chosen.text
+    assert chosen.json()["data"]["user"]["organizationId"] == str(second)
 
 
 async def test_jwks_publishes_the_public_signing_key_only(

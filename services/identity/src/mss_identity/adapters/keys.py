@@ -11,13 +11,18 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
+from uuid import UUID
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from mss_auth.jwks import public_jwk
+from mss_auth.tokens import KeyLoader
+from mss_contracts.permissions import OrganizationType, Role
+from mss_identity.domain.tokens import IssuedToken, issue_access_token
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,16 @@ def load_keys(directory: Path) -> SigningKeys:
         private[path.stem] = key
     # Names start with a creation timestamp, so the last one is the newest.
     return SigningKeys(private=private, active_kid=files[-1].stem)
+
+
+def local_key_loader(directory: Path) -> KeyLoader:
+    """Identity verifies its own tokens from its key files, never over HTTP (the verifier
+    calls this again when a token names a kid it does not know)."""
+
+    async def load() -> Mapping[str, ec.EllipticCurvePublicKey]:
+        return load_keys(directory).public()
+
+    return load
 
 
 class KeyRing:
@@ -83,6 +98,50 @@ class KeyRing:
             if stamp != self._stamp:
                 self._keys, self._stamp = load_keys(self._directory), stamp
         return self._keys
+
+
+@dataclass(frozen=True, slots=True)
+class TokenIssuer:
+    """Signs access tokens with the ring's active key for this platform's issuer and
+    audience; holds the lifetimes of access tokens and of the sessions refresh tokens keep."""
+
+    keys: KeyRing
+    issuer: str
+    audience: str
+    access_ttl_s: int
+    session_absolute: timedelta
+    session_idle: timedelta
+
+    def access_token(
+        self,
+        *,
+        subject: UUID,
+        session_id: UUID,
+        org_id: UUID,
+        org_type: OrganizationType,
+        role: Role | None,
+        amr: list[str],
+        now: datetime,
+        permissions: list[str] | None = None,
+        mfa_enrollment_required: bool = False,
+    ) -> IssuedToken:
+        signing = self.keys.current()  # one snapshot: the key and its kid match
+        return issue_access_token(
+            key=signing.active,
+            kid=signing.active_kid,
+            issuer=self.issuer,
+            audience=self.audience,
+            ttl_s=self.access_ttl_s,
+            user_id=subject,
+            session_id=session_id,
+            org_id=org_id,
+            org_type=org_type,
+            role=role,
+            amr=amr,
+            now=now,
+            permissions=permissions,
+            mfa_enrollment_required=mfa_enrollment_required,
+        )
 
 
 def created_at(kid: str) -> int:

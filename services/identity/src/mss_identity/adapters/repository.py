@@ -24,7 +24,7 @@ from mss_identity.adapters.tables import (
     UserTokenRow,
 )
 from mss_identity.domain.api_keys import ApiKey
-from mss_identity.domain.user_rules import EmailTaken
+from mss_identity.domain.errors import EmailTaken
 from mss_identity.domain.user_tokens import TokenPurpose
 from mss_identity.domain.users import OrgRef, Session, User, UserStatus, lock_duration
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 from uuid import UUID
 
@@ -11,7 +12,8 @@ from mss_auth.dependencies import require
 from mss_auth.principal import Principal
 from mss_contracts.errors import Forbidden
 from mss_contracts.permissions import Role
-from mss_identity.api.routes import Deps
+from mss_db import OrgScope
+from mss_identity.api.runtime import Runtime
 from mss_identity.api.schemas import (
     AccessTokenRead,
     ApiKeyCreateBody,
@@ -20,7 +22,6 @@ from mss_identity.api.schemas import (
     ApiKeyRead,
 )
 from mss_identity.application import api_keys
-from mss_identity.domain.api_keys import ApiKey
 from mss_web.envelope import Envelope
 
 router = APIRouter(tags=["api-keys"])
@@ -36,54 +37,49 @@ def _super_admin(principal: Principal) -> Principal:
     return principal
 
 
-def _read(key: ApiKey) -> ApiKeyRead:
-    return ApiKeyRead(
-        id=key.id,
-        organization_id=key.org_id,
-        name=key.name,
-        prefix=key.prefix,
-        permissions=list(key.permissions),
-        created_at=key.created_at,
-        last_used_at=key.last_used_at,
-        revoked_at=key.revoked_at,
-    )
-
-
 @router.get("/api/api-keys", response_model=Envelope[list[ApiKeyRead]])
 async def list_api_keys(
     principal: Manager,
-    d: Deps,
+    rt: Runtime,
     org_id: Annotated[UUID | None, Query(alias="orgId")] = None,
 ) -> Envelope[list[ApiKeyRead]]:
     _super_admin(principal)
-    return Envelope(data=[_read(k) for k in await api_keys.list_keys(org_id, d)])
+    async with rt.uow(OrgScope.everything()) as uow:
+        keys = await api_keys.list_keys(org_id, uow=uow)
+    return Envelope(data=[ApiKeyRead.model_validate(k) for k in keys])
 
 
 @router.post("/api/api-keys", status_code=201, response_model=Envelope[ApiKeyCreated])
 async def create_api_key(
-    body: ApiKeyCreateBody, principal: Manager, d: Deps
+    body: ApiKeyCreateBody, principal: Manager, rt: Runtime
 ) -> Envelope[ApiKeyCreated]:
     _super_admin(principal)
-    created = await api_keys.create_key(
-        org_id=body.organization_id,
-        name=body.name,
-        permissions=body.permissions,
-        created_by=principal.user_id,
-        deps=d,
+    async with rt.uow(OrgScope.everything()) as uow:
+        created = await api_keys.create_key(
+            org_id=body.organization_id,
+            name=body.name,
+            permissions=body.permissions,
+            created_by=principal.user_id,
+            uow=uow,
+        )
+    return Envelope(
+        data=ApiKeyCreated.model_validate({**asdict(created.api_key), "key": created.key})
     )
-    read = _read(created.api_key)
-    return Envelope(data=ApiKeyCreated(**read.model_dump(), key=created.key))
 
 
 @router.delete("/api/api-keys/{key_id}", status_code=204)
-async def revoke_api_key(key_id: UUID, principal: Manager, d: Deps) -> Response:
+async def revoke_api_key(key_id: UUID, principal: Manager, rt: Runtime) -> Response:
     _super_admin(principal)
-    await api_keys.revoke_key(key_id, d)
+    async with rt.uow(OrgScope.everything()) as uow:
+        await api_keys.revoke_key(key_id, uow=uow, sessions=rt.sessions)
     return Response(status_code=204)
 
 
 @router.post("/api/auth/token", response_model=Envelope[AccessTokenRead])
-async def exchange_api_key(body: ApiKeyExchangeBody, d: Deps) -> Envelope[AccessTokenRead]:
+async def exchange_api_key(body: ApiKeyExchangeBody, rt: Runtime) -> Envelope[AccessTokenRead]:
     """Client credentials for integrations: public, the key is the credential."""
-    issued = await api_keys.exchange_key(body.api_key, d)
+    async with rt.uow(OrgScope.everything()) as uow:
+        issued = await api_keys.exchange_key(
+            body.api_key, uow=uow, tokens=rt.tokens, sessions=rt.sessions
+        )
     return Envelope(data=AccessTokenRead(access_token=issued.token, expires_in=issued.expires_in))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -10,6 +11,8 @@ from fastapi.responses import JSONResponse
 
 from mss_auth.dependencies import authenticated, require
 from mss_auth.principal import Principal
+from mss_db import OrgScope
+from mss_identity.api.runtime import Runtime
 from mss_identity.api.schemas import (
     BackupCodesRead,
     ForgotPasswordBody,
@@ -41,93 +44,15 @@ SignedIn = Annotated[Principal, Depends(authenticated())]
 Enrolling = Annotated[Principal, Depends(authenticated(during_enrollment=True))]
 UserUpdater = Annotated[Principal, Depends(require("users:update"))]
 
-
-def deps(request: Request) -> use.AuthDeps:
-    value = request.app.state.auth_deps
-    assert isinstance(value, use.AuthDeps)
-    return value
-
-
-Deps = Annotated[use.AuthDeps, Depends(deps)]
-
-
-def _login_cmd(request: Request) -> use.Login:
-    """Where a second-factor completion comes from (its credentials were checked before)."""
-    ctx = event_context(request, None)
-    return use.Login(
-        email="",
-        password="",
-        organization_id=None,
-        ip_address=ctx.ip_address,
-        user_agent=ctx.user_agent,
-    )
-
-
-@router.post("/api/auth/login", response_model=Envelope[TokenPair | MfaChallengeRead])
-async def login(
-    body: LoginBody, request: Request, d: Deps
-) -> Envelope[TokenPair] | Envelope[MfaChallengeRead]:
-    ctx = event_context(request, None)
-    result = await use.login(
-        use.Login(
-            email=body.email,
-            password=body.password,
-            organization_id=body.organization_id,
-            ip_address=ctx.ip_address,
-            user_agent=ctx.user_agent,
-        ),
-        d,
-        ctx,
-    )
-    if isinstance(result, use.MfaChallenge):
-        return Envelope(data=MfaChallengeRead(mfa_token=result.mfa_token))
-    return _pair(result)
-
-
-@router.post("/api/auth/mfa/complete", response_model=Envelope[TokenPair])
-async def complete_mfa(body: MfaCompleteBody, request: Request, d: Deps) -> Envelope[TokenPair]:
-    return _pair(
-        await use.complete_mfa(
-            body.mfa_token, body.code, _login_cmd(request), d, event_context(request, None)
-        )
-    )
-
-
-@router.post("/api/auth/mfa/setup", response_model=Envelope[MfaSetupRead])
-async def mfa_setup(principal: Enrolling, d: Deps) -> Envelope[MfaSetupRead]:
-    enrollment = await mfa.setup(principal.user_id, d, principal.scope)
-    return Envelope(data=MfaSetupRead(secret=enrollment.secret, otpauth_uri=enrollment.otpauth_uri))
-
-
-@router.post("/api/auth/mfa/enable", response_model=Envelope[BackupCodesRead])
-async def mfa_enable(
-    body: MfaCodeBody, principal: Enrolling, request: Request, d: Deps
-) -> Envelope[BackupCodesRead]:
-    codes = await mfa.enable(_me(principal, request), body.code, d)
-    return Envelope(data=BackupCodesRead(backup_codes=codes))
-
-
-@router.post("/api/auth/mfa/disable", status_code=204)
-async def mfa_disable(
-    body: MfaCodeBody, principal: SignedIn, request: Request, d: Deps
-) -> Response:
-    await mfa.disable(_me(principal, request), body.code, d)
-    return Response(status_code=204)
-
-
-@router.post("/api/auth/mfa/backup-codes", response_model=Envelope[BackupCodesRead])
-async def mfa_backup_codes(
-    body: MfaCodeBody, principal: SignedIn, request: Request, d: Deps
-) -> Envelope[BackupCodesRead]:
-    codes = await mfa.regenerate_backup_codes(_me(principal, request), body.code, d)
-    return Envelope(data=BackupCodesRead(backup_codes=codes))
+# The routes before sign-in (login, refresh, recovery) see every organization: the
+# credential they carry decides whose account it is.
+ALL_ORGS = OrgScope.everything()
 
 
 def _me(principal: Principal, request: Request) -> use.Me:
     return use.Me(
         user_id=principal.user_id,
         session_id=principal.session_id,
-        scope=principal.scope,
         ctx=event_context(request, principal),
     )
 
@@ -138,71 +63,154 @@ def _pair(result: use.LoginResult) -> Envelope[TokenPair]:
             access_token=result.access.token,
             refresh_token=result.refresh_token,
             expires_in=result.access.expires_in,
-            user=UserRead.of(result.user),
+            user=UserRead.model_validate(result.user),
         )
     )
 
 
+@router.post("/api/auth/login", response_model=Envelope[TokenPair | MfaChallengeRead])
+async def login(
+    body: LoginBody, request: Request, rt: Runtime
+) -> Envelope[TokenPair] | Envelope[MfaChallengeRead]:
+    cmd = use.Login(email=body.email, password=body.password, organization_id=body.organization_id)
+    result = await use.login(
+        cmd,
+        uow_factory=rt.uow,
+        hasher=rt.hasher,
+        tokens=rt.tokens,
+        sessions=rt.sessions,
+        redis=rt.redis,
+        ctx=event_context(request, None),
+    )
+    if isinstance(result, use.MfaChallenge):
+        return Envelope(data=MfaChallengeRead(mfa_token=result.mfa_token))
+    return _pair(result)
+
+
+@router.post("/api/auth/mfa/complete", response_model=Envelope[TokenPair])
+async def complete_mfa(body: MfaCompleteBody, request: Request, rt: Runtime) -> Envelope[TokenPair]:
+    async with rt.uow(ALL_ORGS) as uow:
+        result = await use.complete_mfa(
+            body.mfa_token,
+            body.code,
+            uow=uow,
+            tokens=rt.tokens,
+            sessions=rt.sessions,
+            redis=rt.redis,
+            ctx=event_context(request, None),
+        )
+    return _pair(result)
+
+
+@router.post("/api/auth/mfa/setup", response_model=Envelope[MfaSetupRead])
+async def mfa_setup(principal: Enrolling, rt: Runtime) -> Envelope[MfaSetupRead]:
+    async with rt.uow(principal.scope) as uow:
+        enrollment = await mfa.setup(principal.user_id, uow=uow)
+    return Envelope(data=MfaSetupRead.model_validate(enrollment))
+
+
+@router.post("/api/auth/mfa/enable", response_model=Envelope[BackupCodesRead])
+async def mfa_enable(
+    body: MfaCodeBody, principal: Enrolling, request: Request, rt: Runtime
+) -> Envelope[BackupCodesRead]:
+    async with rt.uow(principal.scope) as uow:
+        codes = await mfa.enable(_me(principal, request), body.code, uow=uow, sessions=rt.sessions)
+    return Envelope(data=BackupCodesRead(backup_codes=codes))
+
+
+@router.post("/api/auth/mfa/disable", status_code=204)
+async def mfa_disable(
+    body: MfaCodeBody, principal: SignedIn, request: Request, rt: Runtime
+) -> Response:
+    async with rt.uow(principal.scope) as uow:
+        await mfa.disable(_me(principal, request), body.code, uow=uow, sessions=rt.sessions)
+    return Response(status_code=204)
+
+
+@router.post("/api/auth/mfa/backup-codes", response_model=Envelope[BackupCodesRead])
+async def mfa_backup_codes(
+    body: MfaCodeBody, principal: SignedIn, request: Request, rt: Runtime
+) -> Envelope[BackupCodesRead]:
+    async with rt.uow(principal.scope) as uow:
+        codes = await mfa.regenerate_backup_codes(
+            _me(principal, request), body.code, uow=uow, sessions=rt.sessions
+        )
+    return Envelope(data=BackupCodesRead(backup_codes=codes))
+
+
 @router.post("/api/auth/refresh", response_model=Envelope[TokenPair])
-async def refresh(body: RefreshBody, request: Request, d: Deps) -> Envelope[TokenPair]:
-    return _pair(await use.refresh(body.refresh_token, d, event_context(request, None)))
+async def refresh(body: RefreshBody, request: Request, rt: Runtime) -> Envelope[TokenPair]:
+    async with rt.uow(ALL_ORGS) as uow:
+        result = await use.refresh(
+            body.refresh_token,
+            uow=uow,
+            tokens=rt.tokens,
+            sessions=rt.sessions,
+            ctx=event_context(request, None),
+        )
+    return _pair(result)
 
 
 @router.post("/api/auth/logout", status_code=204)
-async def logout(principal: Enrolling, request: Request, d: Deps) -> Response:
-    await use.end_sessions(
-        d,
-        event_context(request, principal),
-        scope=principal.scope,
-        reason="logout",
-        session_id=principal.session_id,
-    )
+async def logout(principal: Enrolling, request: Request, rt: Runtime) -> Response:
+    async with rt.uow(principal.scope) as uow:
+        await use.logout(
+            principal.session_id,
+            uow=uow,
+            sessions=rt.sessions,
+            ctx=event_context(request, principal),
+        )
     return Response(status_code=204)
 
 
 @router.get("/api/auth/sessions", response_model=Envelope[list[SessionRead]])
-async def list_sessions(principal: SignedIn, d: Deps) -> Envelope[list[SessionRead]]:
-    sessions = await use.own_sessions(principal.user_id, d, principal.scope)
+async def list_sessions(principal: SignedIn, rt: Runtime) -> Envelope[list[SessionRead]]:
+    async with rt.uow(principal.scope) as uow:
+        sessions = await use.own_sessions(principal.user_id, uow=uow)
     return Envelope(
         data=[
-            SessionRead(
-                id=s.id,
-                ip_address=s.ip_address,
-                user_agent=s.user_agent,
-                created_at=s.created_at,
-                last_used_at=s.last_used_at,
-                expires_at=s.expires_at,
-                current=s.id == principal.session_id,
-            )
+            SessionRead.model_validate({**asdict(s), "current": s.id == principal.session_id})
             for s in sessions
         ]
     )
 
 
 @router.delete("/api/auth/sessions/{session_id}", status_code=204)
-async def end_session(session_id: UUID, principal: SignedIn, request: Request, d: Deps) -> Response:
-    await use.end_own_session(
-        principal.user_id, session_id, d, event_context(request, principal), principal.scope
-    )
+async def end_session(
+    session_id: UUID, principal: SignedIn, request: Request, rt: Runtime
+) -> Response:
+    async with rt.uow(principal.scope) as uow:
+        await use.end_own_session(
+            principal.user_id,
+            session_id,
+            uow=uow,
+            sessions=rt.sessions,
+            ctx=event_context(request, principal),
+        )
     return Response(status_code=204)
 
 
 @router.post("/api/users/{user_id}/unlock", response_model=Envelope[UserRead])
 async def unlock_user(
-    user_id: UUID, principal: UserUpdater, request: Request, d: Deps
+    user_id: UUID, principal: UserUpdater, request: Request, rt: Runtime
 ) -> Envelope[UserRead]:
-    user = await users.unlock_user(
-        user_id, uow_factory=d.uow, scope=principal.scope, ctx=event_context(request, principal)
-    )
-    return Envelope(data=UserRead.of(user))
+    async with rt.uow(principal.scope) as uow:
+        user = await users.unlock_user(user_id, uow=uow, ctx=event_context(request, principal))
+    return Envelope(data=UserRead.model_validate(user))
 
 
 @router.post("/api/auth/password/change", status_code=204)
 async def change_password(
-    body: PasswordChangeBody, principal: SignedIn, request: Request, d: Deps
+    body: PasswordChangeBody, principal: SignedIn, request: Request, rt: Runtime
 ) -> Response:
     await passwords.change_password(
-        _me(principal, request), current=body.current_password, new=body.new_password, deps=d
+        _me(principal, request),
+        current=body.current_password,
+        new=body.new_password,
+        scope=principal.scope,
+        uow_factory=rt.uow,
+        hasher=rt.hasher,
+        sessions=rt.sessions,
     )
     return Response(status_code=204)
 
@@ -213,41 +221,52 @@ FORGOT_ACCEPTED = Envelope[None](
 
 
 @router.post("/api/auth/password/forgot", status_code=202, response_model=Envelope[None])
-async def forgot_password(body: ForgotPasswordBody, request: Request, d: Deps) -> JSONResponse:
+async def forgot_password(body: ForgotPasswordBody, request: Request, rt: Runtime) -> JSONResponse:
     """Always the same 202, whether or not the email belongs to anyone."""
-    await recovery.forgot_password(body.email, d, event_context(request, None))
+    async with rt.uow(ALL_ORGS) as uow:
+        await recovery.forgot_password(body.email, uow=uow, ctx=event_context(request, None))
     return JSONResponse(FORGOT_ACCEPTED.model_dump(mode="json", by_alias=True), status_code=202)
 
 
 @router.post("/api/auth/password/reset", status_code=204)
-async def reset_password(body: ResetPasswordBody, request: Request, d: Deps) -> Response:
+async def reset_password(body: ResetPasswordBody, request: Request, rt: Runtime) -> Response:
     """Set a password with a reset or invitation token (accepting an invitation)."""
-    await recovery.reset_password(body.token, body.new_password, d, event_context(request, None))
+    await recovery.reset_password(
+        body.token,
+        body.new_password,
+        uow_factory=rt.uow,
+        hasher=rt.hasher,
+        sessions=rt.sessions,
+        ctx=event_context(request, None),
+    )
     return Response(status_code=204)
 
 
 @router.post("/api/auth/email/verification", status_code=202)
-async def send_email_verification(principal: SignedIn, request: Request, d: Deps) -> Response:
+async def send_email_verification(principal: SignedIn, request: Request, rt: Runtime) -> Response:
     """Extension: (re)send the caller's verification link; nothing is sent when verified."""
-    await recovery.request_email_verification(
-        principal.user_id, d, principal.scope, event_context(request, principal)
-    )
+    async with rt.uow(principal.scope) as uow:
+        await recovery.request_email_verification(
+            principal.user_id, uow=uow, ctx=event_context(request, principal)
+        )
     return Response(status_code=202)
 
 
 @router.post("/api/auth/email/verify", status_code=204)
-async def verify_email(body: VerifyEmailBody, request: Request, d: Deps) -> Response:
-    await recovery.verify_email(body.token, d, event_context(request, None))
+async def verify_email(body: VerifyEmailBody, request: Request, rt: Runtime) -> Response:
+    async with rt.uow(ALL_ORGS) as uow:
+        await recovery.verify_email(body.token, uow=uow, ctx=event_context(request, None))
     return Response(status_code=204)
 
 
 @router.get("/api/auth/me", response_model=Envelope[MeRead])
-async def me(principal: Enrolling, d: Deps) -> Envelope[MeRead]:
-    user, org = await use.current_user(principal.user_id, d, principal.scope)
+async def me(principal: Enrolling, rt: Runtime) -> Envelope[MeRead]:
+    async with rt.uow(principal.scope) as uow:
+        user, org = await use.current_user(principal.user_id, uow=uow)
     return Envelope(
         data=MeRead(
-            user=UserRead.of(user),
-            organization=OrganizationRef.of(org),
+            user=UserRead.model_validate(user),
+            organization=OrganizationRef.model_validate(org),
             role=principal.role,
             permissions=sorted(principal.permissions),
             org_scope=OrgScopeRead(
@@ -259,6 +278,6 @@ async def me(principal: Enrolling, d: Deps) -> Envelope[MeRead]:
 
 
 @router.get("/.well-known/jwks.json")
-async def jwks(d: Deps) -> dict[str, Any]:
+async def jwks(rt: Runtime) -> dict[str, Any]:
     """Public keys only; every key that may still have valid tokens is listed."""
-    return d.keys.current().jwks()
+    return rt.keys.current().jwks()

@@ -4,11 +4,11 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 
 from mss_contracts.api import ApiInput, ApiModel
 from mss_contracts.permissions import OrganizationType, Role
-from mss_identity.domain.users import OrgRef, User, UserStatus
+from mss_identity.domain.users import UserStatus
 
 
 class LoginBody(ApiInput):
@@ -19,7 +19,8 @@ class LoginBody(ApiInput):
 
 class UserRead(ApiModel):
     id: UUID
-    organization_id: UUID
+    # `UserRead.model_validate(user)` reads the domain's `org_id`.
+    organization_id: UUID = Field(validation_alias=AliasChoices("org_id", "organization_id"))
     email: str
     first_name: str
     last_name: str
@@ -31,24 +32,6 @@ class UserRead(ApiModel):
     last_login_ip: str | None
     created_at: datetime
     updated_at: datetime
-
-    @classmethod
-    def of(cls, user: User) -> UserRead:
-        return cls(
-            id=user.id,
-            organization_id=user.org_id,
-            email=user.email,
-            first_name=user.first_name,
-            last_name=user.last_name,
-            role=user.role,
-            status=user.status,
-            mfa_enabled=user.mfa_enabled,
-            email_verified=user.email_verified,
-            last_login_at=user.last_login_at,
-            last_login_ip=user.last_login_ip,
-            created_at=user.created_at,
-            updated_at=user.updated_at,
-        )
 
 
 class TokenPair(ApiModel):
@@ -64,10 +47,6 @@ class OrganizationRef(ApiModel):
     name: str
     type: OrganizationType
     status: str
-
-    @classmethod
-    def of(cls, org: OrgRef) -> OrganizationRef:
-        return cls(id=org.id, name=org.name, type=org.type, status=org.status)
 
 
 class OrgScopeRead(ApiModel):
@@ -200,7 +179,8 @@ class ApiKeyRead(ApiModel):
     """Never the key itself nor its hash: only the prefix identifies it."""
 
     id: UUID
-    organization_id: UUID
+    # `ApiKeyRead.model_validate(api_key)` reads the domain's `org_id`.
+    organization_id: UUID = Field(validation_alias=AliasChoices("org_id", "organization_id"))
     name: str | None
     prefix: str
     permissions: list[str]

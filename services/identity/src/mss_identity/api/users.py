@@ -11,7 +11,7 @@ from mss_auth.dependencies import require
 from mss_auth.principal import Principal
 from mss_contracts.permissions import Role
 from mss_identity.adapters.repository import UserFilter
-from mss_identity.api.routes import Deps
+from mss_identity.api.runtime import Runtime
 from mss_identity.api.schemas import (
     RevokedRead,
     UserCreateBody,
@@ -51,7 +51,7 @@ def _page(
 ) -> PageEnvelope[UserRead]:
     rows, total = found
     record_access(request, principal, resource_type="user", org_ids=(u.org_id for u in rows))
-    return PageEnvelope(data=[UserRead.of(u) for u in rows], meta=page.meta(total))
+    return PageEnvelope(data=[UserRead.model_validate(u) for u in rows], meta=page.meta(total))
 
 
 def _new_user(body: UserCreateFields, organization_id: UUID | None) -> users.NewUser:
@@ -68,7 +68,7 @@ def _new_user(body: UserCreateFields, organization_id: UUID | None) -> users.New
 async def list_users(
     principal: Reader,
     request: Request,
-    d: Deps,
+    rt: Runtime,
     page: Page,
     org_id: Annotated[UUID | None, Query(alias="orgId")] = None,
     role: RoleQuery = None,
@@ -76,21 +76,23 @@ async def list_users(
     q: SearchQuery = None,
 ) -> PageEnvelope[UserRead]:
     where = UserFilter(scope=principal.scope, org_id=org_id, role=role, status=status_, q=q)
-    found = await users.list_users(where, offset=page.offset, limit=page.limit, uow_factory=d.uow)
+    async with rt.uow(principal.scope) as uow:
+        found = await users.list_users(where, offset=page.offset, limit=page.limit, uow=uow)
     return _page(found, page, request, principal)
 
 
 @router.post("/api/users", status_code=201, response_model=Envelope[UserRead])
 async def create_user(
-    body: UserCreateBody, principal: Creator, request: Request, d: Deps
+    body: UserCreateBody, principal: Creator, request: Request, rt: Runtime
 ) -> Envelope[UserRead]:
-    user = await users.create_user(
-        _new_user(body, body.organization_id),
-        _actor(principal),
-        d,
-        event_context(request, principal),
-    )
-    return Envelope(data=UserRead.of(user))
+    async with rt.uow(principal.scope) as uow:
+        user = await users.create_user(
+            _new_user(body, body.organization_id),
+            _actor(principal),
+            uow=uow,
+            ctx=event_context(request, principal),
+        )
+    return Envelope(data=UserRead.model_validate(user))
 
 
 @router.get("/api/organizations/{org_id}/users", response_model=PageEnvelope[UserRead])
@@ -98,16 +100,17 @@ async def list_org_users(
     org_id: UUID,
     principal: Reader,
     request: Request,
-    d: Deps,
+    rt: Runtime,
     page: Page,
     role: RoleQuery = None,
     status_: StatusQuery = None,
     q: SearchQuery = None,
 ) -> PageEnvelope[UserRead]:
     where = UserFilter(scope=principal.scope, org_id=org_id, role=role, status=status_, q=q)
-    found = await users.list_org_users(
-        org_id, where, offset=page.offset, limit=page.limit, uow_factory=d.uow
-    )
+    async with rt.uow(principal.scope) as uow:
+        found = await users.list_org_users(
+            org_id, where, offset=page.offset, limit=page.limit, uow=uow
+        )
     return _page(found, page, request, principal)
 
 
@@ -115,28 +118,33 @@ async def list_org_users(
     "/api/organizations/{org_id}/users", status_code=201, response_model=Envelope[UserRead]
 )
 async def create_org_user(
-    org_id: UUID, body: UserCreateFields, principal: Creator, request: Request, d: Deps
+    org_id: UUID, body: UserCreateFields, principal: Creator, request: Request, rt: Runtime
 ) -> Envelope[UserRead]:
-    user = await users.create_user(
-        _new_user(body, org_id), _actor(principal), d, event_context(request, principal)
-    )
-    return Envelope(data=UserRead.of(user))
+    async with rt.uow(principal.scope) as uow:
+        user = await users.create_user(
+            _new_user(body, org_id),
+            _actor(principal),
+            uow=uow,
+            ctx=event_context(request, principal),
+        )
+    return Envelope(data=UserRead.model_validate(user))
 
 
 @router.get("/api/users/{user_id}", response_model=Envelope[UserRead])
 async def get_user(
-    user_id: UUID, principal: Reader, request: Request, d: Deps
+    user_id: UUID, principal: Reader, request: Request, rt: Runtime
 ) -> Envelope[UserRead]:
-    user = await users.get_user(user_id, scope=principal.scope, uow_factory=d.uow)
+    async with rt.uow(principal.scope) as uow:
+        user = await users.get_user(user_id, scope=principal.scope, uow=uow)
     record_access(
         request, principal, resource_type="user", org_ids=[user.org_id], resource_id=user.id
     )
-    return Envelope(data=UserRead.of(user))
+    return Envelope(data=UserRead.model_validate(user))
 
 
 @router.put("/api/users/{user_id}", response_model=Envelope[UserRead])
 async def update_user(
-    user_id: UUID, body: UserUpdateBody, principal: Updater, request: Request, d: Deps
+    user_id: UUID, body: UserUpdateBody, principal: Updater, request: Request, rt: Runtime
 ) -> Envelope[UserRead]:
     changes = users.UserChanges(
         email=body.email,
@@ -145,33 +153,52 @@ async def update_user(
         role=body.role,
         status=UserStatus(body.status) if body.status is not None else None,
     )
-    user = await users.update_user(
-        user_id, changes, _actor(principal), d, event_context(request, principal)
-    )
-    return Envelope(data=UserRead.of(user))
+    async with rt.uow(principal.scope) as uow:
+        user = await users.update_user(
+            user_id,
+            changes,
+            _actor(principal),
+            uow=uow,
+            sessions=rt.sessions,
+            ctx=event_context(request, principal),
+        )
+    return Envelope(data=UserRead.model_validate(user))
 
 
 @router.delete("/api/users/{user_id}", status_code=204)
-async def delete_user(user_id: UUID, principal: Deleter, request: Request, d: Deps) -> Response:
-    await users.delete_user(user_id, _actor(principal), d, event_context(request, principal))
+async def delete_user(user_id: UUID, principal: Deleter, request: Request, rt: Runtime) -> Response:
+    async with rt.uow(principal.scope) as uow:
+        await users.delete_user(
+            user_id,
+            _actor(principal),
+            uow=uow,
+            sessions=rt.sessions,
+            ctx=event_context(request, principal),
+        )
     return Response(status_code=204)
 
 
 @router.post("/api/users/{user_id}/reset-password", status_code=202, response_model=Envelope[None])
 async def reset_user_password(
-    user_id: UUID, principal: Updater, request: Request, d: Deps
+    user_id: UUID, principal: Updater, request: Request, rt: Runtime
 ) -> Envelope[None]:
-    await users.admin_reset_password(
-        user_id, _actor(principal), d, event_context(request, principal)
-    )
+    async with rt.uow(principal.scope) as uow:
+        await users.admin_reset_password(
+            user_id, _actor(principal), uow=uow, ctx=event_context(request, principal)
+        )
     return Envelope(data=None, message="A password reset link has been sent to the user")
 
 
 @router.post("/api/users/{user_id}/revoke-sessions", response_model=Envelope[RevokedRead])
 async def revoke_user_sessions(
-    user_id: UUID, principal: Updater, request: Request, d: Deps
+    user_id: UUID, principal: Updater, request: Request, rt: Runtime
 ) -> Envelope[RevokedRead]:
-    revoked = await users.revoke_user_sessions(
-        user_id, _actor(principal), d, event_context(request, principal)
-    )
+    async with rt.uow(principal.scope) as uow:
+        revoked = await users.revoke_user_sessions(
+            user_id,
+            _actor(principal),
+            uow=uow,
+            sessions=rt.sessions,
+            ctx=event_context(request, principal),
+        )
     return Envelope(data=RevokedRead(revoked=revoked))

@@ -5,33 +5,46 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+from mss_auth.sessions import SessionStore
 from mss_contracts.events import PasswordChanged
+from mss_db import OrgScope, UnitOfWorkFactory
+from mss_identity.adapters.passwords import PasswordHasher
 from mss_identity.adapters.repository import IdentityRepository
-from mss_identity.application.auth import AuthDeps, InvalidCredentials, Me, end_other_sessions
+from mss_identity.application.auth import Me, end_other_sessions
 from mss_identity.application.events import user_event
+from mss_identity.domain.errors import InvalidCredentials, WeakPassword
 from mss_identity.domain.passwords import password_problem
+from mss_identity.domain.users import User
 
 
-class WeakPassword(Exception):
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(problem)
-        self.field = field
-        self.problem = problem
+async def hash_new_password(new: str, user: User, hasher: PasswordHasher) -> str:
+    """The hash of `new` once the policy accepts it for this user (WeakPassword if not)."""
+    problem = await asyncio.to_thread(
+        password_problem, new, user_inputs=[user.email, user.first_name, user.last_name]
+    )
+    if problem is not None:
+        raise WeakPassword("newPassword", problem)
+    return await hasher.hash(new)
 
 
-async def change_password(me: Me, *, current: str, new: str, deps: AuthDeps) -> None:
-    async with deps.uow(me.scope) as uow:
-        repo = IdentityRepository(uow)
-        user = await repo.user(me.user_id)
-        if user is None or not await deps.hasher.verify(user.password_hash, current):
-            raise InvalidCredentials()
-        problem = await asyncio.to_thread(
-            password_problem, new, user_inputs=[user.email, user.first_name, user.last_name]
-        )
-        if problem is not None:
-            raise WeakPassword("newPassword", problem)
-        now = datetime.now(UTC)
-        await repo.set_password(me.user_id, await deps.hasher.hash(new), now)
+async def change_password(
+    me: Me,
+    *,
+    current: str,
+    new: str,
+    scope: OrgScope,
+    uow_factory: UnitOfWorkFactory,
+    hasher: PasswordHasher,
+    sessions: SessionStore,
+) -> None:
+    # Two transactions, read then write: none stays open while argon2 waits for the pool.
+    async with uow_factory(scope) as uow:
+        user = await IdentityRepository(uow).user(me.user_id)
+    if user is None or not await hasher.verify(user.password_hash, current):
+        raise InvalidCredentials()
+    password_hash = await hash_new_password(new, user, hasher)
+    async with uow_factory(scope) as uow:
+        await IdentityRepository(uow).set_password(me.user_id, password_hash, datetime.now(UTC))
         await uow.outbox.add(user_event(user, PasswordChanged(email=user.email), me.ctx))
+        await end_other_sessions(me, uow=uow, sessions=sessions, reason="password_changed")
         await uow.commit()
-    await end_other_sessions(me, deps, "password_changed")

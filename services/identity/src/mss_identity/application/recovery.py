@@ -6,23 +6,24 @@ wherever events are stored for audit); the database keeps their SHA-256 hashes.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from mss_auth.sessions import SessionStore
 from mss_contracts.events import (
     EmailVerificationRequested,
     EventContext,
     PasswordChanged,
     PasswordResetRequested,
 )
-from mss_db import OrgScope, UnitOfWork
+from mss_db import OrgScope, UnitOfWork, UnitOfWorkFactory
+from mss_identity.adapters.passwords import PasswordHasher
 from mss_identity.adapters.repository import IdentityRepository
-from mss_identity.application.auth import AuthDeps, end_sessions
+from mss_identity.application.auth import end_sessions
 from mss_identity.application.events import user_event, user_updated
-from mss_identity.application.passwords import WeakPassword
-from mss_identity.domain.passwords import password_problem
+from mss_identity.application.passwords import hash_new_password
+from mss_identity.domain.errors import InvalidUserToken
 from mss_identity.domain.user_tokens import (
     LIFETIMES,
     PASSWORD_SETTING,
@@ -31,13 +32,6 @@ from mss_identity.domain.user_tokens import (
     user_token_hash,
 )
 from mss_identity.domain.users import User, UserStatus, normalize_email
-
-
-class InvalidUserToken(Exception):
-    """Unknown, used, expired, or for a user who can no longer use it."""
-
-    def __init__(self) -> None:
-        super().__init__("Invalid or expired token")
 
 
 async def issue_user_token(
@@ -71,16 +65,14 @@ async def add_reset_request(uow: UnitOfWork, user: User, ctx: EventContext, now:
     )
 
 
-async def forgot_password(email: str, deps: AuthDeps, ctx: EventContext) -> None:
+async def forgot_password(email: str, *, uow: UnitOfWork, ctx: EventContext) -> None:
     """Mail a reset link to every active account with this email; silent otherwise."""
     address = normalize_email(email)
     now = datetime.now(UTC)
-    async with deps.uow(OrgScope.everything()) as uow:
-        repo = IdentityRepository(uow)
-        for user in await repo.users_by_email(address):
-            if user.status is UserStatus.ACTIVE:
-                await add_reset_request(uow, user, ctx, now)
-        await uow.commit()
+    for user in await IdentityRepository(uow).users_by_email(address):
+        if user.status is UserStatus.ACTIVE:
+            await add_reset_request(uow, user, ctx, now)
+    await uow.commit()
 
 
 async def _token_user(
@@ -93,7 +85,15 @@ async def _token_user(
     return user
 
 
-async def reset_password(token: str, new: str, deps: AuthDeps, ctx: EventContext) -> User:
+async def reset_password(
+    token: str,
+    new: str,
+    *,
+    uow_factory: UnitOfWorkFactory,
+    hasher: PasswordHasher,
+    sessions: SessionStore,
+    ctx: EventContext,
+) -> User:
     """Set a password with a reset or invitation token (single use).
 
     An invited user becomes active; the email is verified (the token came by mail); the
@@ -101,15 +101,14 @@ async def reset_password(token: str, new: str, deps: AuthDeps, ctx: EventContext
     login still asks for the second factor.
     """
     now = datetime.now(UTC)
-    async with deps.uow(OrgScope.everything()) as uow:
+    # Two transactions, read then write: none stays open (nor holds the token's row lock)
+    # while argon2 waits for the pool; the write finds the token unused again or refuses.
+    async with uow_factory(OrgScope.everything()) as uow:
+        holder = await _token_user(IdentityRepository(uow), token, PASSWORD_SETTING, now)
+    password_hash = await hash_new_password(new, holder, hasher)
+    async with uow_factory(OrgScope.everything()) as uow:
         repo = IdentityRepository(uow)
         user = await _token_user(repo, token, PASSWORD_SETTING, now)
-        problem = await asyncio.to_thread(
-            password_problem, new, user_inputs=[user.email, user.first_name, user.last_name]
-        )
-        if problem is not None:
-            raise WeakPassword("newPassword", problem)
-        password_hash = await deps.hasher.hash(new)
         await repo.use_user_tokens(user.id, now, PASSWORD_SETTING)
         values: dict[str, Any] = {
             "password_hash": password_hash,
@@ -128,14 +127,8 @@ async def reset_password(token: str, new: str, deps: AuthDeps, ctx: EventContext
         await uow.outbox.add(user_event(updated, PasswordChanged(email=updated.email), context))
         if changed:
             await uow.outbox.add(user_updated(updated, changed, context))
+        await end_sessions(uow, sessions, context, reason="password_reset", user_id=user.id)
         await uow.commit()
-    await end_sessions(
-        deps,
-        ctx.model_copy(update={"user_id": user.id}),
-        scope=OrgScope.of([user.org_id]),
-        reason="password_reset",
-        user_id=user.id,
-    )
     return updated
 
 
@@ -157,34 +150,27 @@ async def add_verification_request(
     )
 
 
-async def request_email_verification(
-    user_id: UUID, deps: AuthDeps, scope: OrgScope, ctx: EventContext
-) -> bool:
+async def request_email_verification(user_id: UUID, *, uow: UnitOfWork, ctx: EventContext) -> bool:
     """Mail a verification link to the user's address; False when already verified."""
-    now = datetime.now(UTC)
-    async with deps.uow(scope) as uow:
-        user = await IdentityRepository(uow).user(user_id)
-        if user is None or user.status is UserStatus.INACTIVE:
-            raise InvalidUserToken()
-        if user.email_verified:
-            return False
-        await add_verification_request(uow, user, ctx, now)
-        await uow.commit()
+    user = await IdentityRepository(uow).user(user_id)
+    if user is None or user.status is UserStatus.INACTIVE:
+        raise InvalidUserToken()
+    if user.email_verified:
+        return False
+    await add_verification_request(uow, user, ctx, datetime.now(UTC))
+    await uow.commit()
     return True
 
 
-async def verify_email(token: str, deps: AuthDeps, ctx: EventContext) -> None:
+async def verify_email(token: str, *, uow: UnitOfWork, ctx: EventContext) -> None:
     purposes = frozenset({TokenPurpose.EMAIL_VERIFICATION})
     now = datetime.now(UTC)
-    async with deps.uow(OrgScope.everything()) as uow:
-        repo = IdentityRepository(uow)
-        user = await _token_user(repo, token, purposes, now)
-        await repo.use_user_tokens(user.id, now, purposes)
-        if not user.email_verified:
-            updated = await repo.change_user(user.id, now, email_verified=True)
-            await uow.outbox.add(
-                user_updated(
-                    updated, ["emailVerified"], ctx.model_copy(update={"user_id": user.id})
-                )
-            )
-        await uow.commit()
+    repo = IdentityRepository(uow)
+    user = await _token_user(repo, token, purposes, now)
+    await repo.use_user_tokens(user.id, now, purposes)
+    if not user.email_verified:
+        updated = await repo.change_user(user.id, now, email_verified=True)
+        await uow.outbox.add(
+            user_updated(updated, ["emailVerified"], ctx.model_copy(update={"user_id": user.id}))
+        )
+    await uow.commit()

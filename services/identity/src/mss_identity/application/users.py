@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+from mss_auth.sessions import SessionStore
 from mss_contracts.events import (
     AccountUnlocked,
     EventContext,
@@ -25,14 +26,22 @@ from mss_contracts.permissions import OrganizationType, Role, may_grant, role_al
 from mss_db import OrgScope, UnitOfWork, UnitOfWorkFactory
 from mss_identity.adapters.passwords import PasswordHasher
 from mss_identity.adapters.repository import IdentityRepository, UserFilter
-from mss_identity.application.auth import AuthDeps, end_sessions
+from mss_identity.application.auth import end_sessions
 from mss_identity.application.events import user_event, user_updated
 from mss_identity.application.recovery import (
     add_reset_request,
     add_verification_request,
     issue_user_token,
 )
-from mss_identity.domain.user_rules import EmailTaken
+from mss_identity.domain.errors import (
+    EmailTaken,
+    OrganizationNotFound,
+    RoleNotAllowed,
+    RoleNotGrantable,
+    SelfChangeRefused,
+    UserNotFound,
+    UserStateConflict,
+)
 from mss_identity.domain.user_tokens import TokenPurpose
 from mss_identity.domain.users import OrgRef, User, UserStatus, normalize_email
 
@@ -112,52 +121,19 @@ async def ensure_super_admin(
     return BootstrapResult(user_id=user.id, created=True, password=None if password else chosen)
 
 
-class UserNotFound(Exception):
-    pass
-
-
-async def unlock_user(
-    user_id: UUID, *, uow_factory: UnitOfWorkFactory, scope: OrgScope, ctx: EventContext
-) -> User:
+async def unlock_user(user_id: UUID, *, uow: UnitOfWork, ctx: EventContext) -> User:
     """An administrator lifts a lockout; another tenant's user is simply not found."""
-    async with uow_factory(scope) as uow:
-        repo = IdentityRepository(uow)
-        if not await repo.unlock(user_id, datetime.now(UTC)):
-            raise UserNotFound(str(user_id))
-        user = await repo.user(user_id)
-        assert user is not None
-        await uow.outbox.add(user_event(user, AccountUnlocked(email=user.email), ctx))
-        await uow.commit()
+    repo = IdentityRepository(uow)
+    if not await repo.unlock(user_id, datetime.now(UTC)):
+        raise UserNotFound()
+    user = await repo.user(user_id)
+    assert user is not None
+    await uow.outbox.add(user_event(user, AccountUnlocked(email=user.email), ctx))
+    await uow.commit()
     return user
 
 
 # --- the Users API --------------------------------------------------------------------------
-
-
-class OrganizationNotFound(Exception):
-    pass
-
-
-class RoleNotAllowed(Exception):
-    """The role does not exist in this type of organization (422, `details.role`)."""
-
-    def __init__(self, role: Role, org_type: OrganizationType) -> None:
-        super().__init__(f"Role {role.value} is not allowed in a {org_type.value} organization")
-
-
-class RoleNotGrantable(Exception):
-    """The actor lacks some permission of the role (403)."""
-
-    def __init__(self, role: Role) -> None:
-        super().__init__(f"You may not manage users with the role {role.value}")
-
-
-class SelfChangeRefused(Exception):
-    pass
-
-
-class UserStateConflict(Exception):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +168,7 @@ class UserChanges:
 async def _visible_org(repo: IdentityRepository, org_id: UUID, scope: OrgScope) -> OrgRef:
     org = await repo.org(org_id) if scope.allows(org_id) else None
     if org is None:
-        raise OrganizationNotFound(str(org_id))
+        raise OrganizationNotFound()
     return org
 
 
@@ -200,7 +176,7 @@ async def _managed_user(repo: IdentityRepository, user_id: UUID, actor: Actor) -
     """The user, locked, if in scope and not above the actor's own permissions."""
     user = await repo.locked_user(user_id)
     if user is None or not actor.scope.allows(user.org_id):
-        raise UserNotFound(str(user_id))
+        raise UserNotFound()
     if not may_grant(actor.role, user.role):
         raise RoleNotGrantable(user.role)
     return user
@@ -214,80 +190,76 @@ def _check_role(role: Role, org: OrgRef, actor: Actor) -> None:
 
 
 async def list_users(
-    where: UserFilter, *, offset: int, limit: int, uow_factory: UnitOfWorkFactory
+    where: UserFilter, *, offset: int, limit: int, uow: UnitOfWork
 ) -> tuple[list[User], int]:
-    async with uow_factory(where.scope) as uow:
-        return await IdentityRepository(uow).list_users(where, offset=offset, limit=limit)
+    return await IdentityRepository(uow).list_users(where, offset=offset, limit=limit)
 
 
 async def list_org_users(
-    org_id: UUID, where: UserFilter, *, offset: int, limit: int, uow_factory: UnitOfWorkFactory
+    org_id: UUID, where: UserFilter, *, offset: int, limit: int, uow: UnitOfWork
 ) -> tuple[list[User], int]:
     """The users of one organization; an organization out of scope is not found."""
-    async with uow_factory(where.scope) as uow:
-        repo = IdentityRepository(uow)
-        await _visible_org(repo, org_id, where.scope)
-        return await repo.list_users(where, offset=offset, limit=limit)
+    repo = IdentityRepository(uow)
+    await _visible_org(repo, org_id, where.scope)
+    return await repo.list_users(where, offset=offset, limit=limit)
 
 
-async def get_user(user_id: UUID, *, scope: OrgScope, uow_factory: UnitOfWorkFactory) -> User:
-    async with uow_factory(scope) as uow:
-        user = await IdentityRepository(uow).user(user_id)
+async def get_user(user_id: UUID, *, scope: OrgScope, uow: UnitOfWork) -> User:
+    user = await IdentityRepository(uow).user(user_id)
     if user is None or not scope.allows(user.org_id):
-        raise UserNotFound(str(user_id))
+        raise UserNotFound()
     return user
 
 
-async def create_user(cmd: NewUser, actor: Actor, deps: AuthDeps, ctx: EventContext) -> User:
+async def create_user(cmd: NewUser, actor: Actor, *, uow: UnitOfWork, ctx: EventContext) -> User:
     """Invite a user: status `invited`, no password, a 7-day single-use invitation token."""
     email = normalize_email(cmd.email)
     now = datetime.now(UTC)
-    async with deps.uow(actor.scope) as uow:
-        repo = IdentityRepository(uow)
-        org = await _visible_org(repo, cmd.organization_id or actor.org_id, actor.scope)
-        _check_role(cmd.role, org, actor)
-        if await repo.email_taken(org.id, email):
-            raise EmailTaken(email)
-        user = User(
-            id=uuid4(),
-            org_id=org.id,
-            email=email,
-            password_hash=None,
-            first_name=cmd.first_name,
-            last_name=cmd.last_name,
-            role=cmd.role,
-            status=UserStatus.INVITED,
-            mfa_enabled=False,
-            email_verified=False,
-            last_login_at=None,
-            last_login_ip=None,
-            failed_login_attempts=0,
-            locked_until=None,
-            version=1,
-            created_at=now,
-            updated_at=now,
-        )
-        await repo.add_user(user, created_by=actor.user_id)
-        token, expires_at = await issue_user_token(repo, user, TokenPurpose.INVITATION, now)
-        for data in (
-            UserCreated(
-                email=user.email,
-                first_name=user.first_name,
-                last_name=user.last_name,
-                role=user.role,
-                status=user.status.value,
-            ),
-            UserInvited(
-                email=user.email,
-                first_name=user.first_name,
-                last_name=user.last_name,
-                role=user.role,
-                invitation_token=token,
-                expires_at=expires_at,
-            ),
-        ):
-            await uow.outbox.add(user_event(user, data, ctx))
-        await uow.commit()
+    repo = IdentityRepository(uow)
+    org = await _visible_org(repo, cmd.organization_id or actor.org_id, actor.scope)
+    _check_role(cmd.role, org, actor)
+    if await repo.email_taken(org.id, email):
+        raise EmailTaken(email)
+    user = User(
+        id=uuid4(),
+        org_id=org.id,
+        email=email,
+        password_hash=None,
+        first_name=cmd.first_name,
+        last_name=cmd.last_name,
+        role=cmd.role,
+        status=UserStatus.INVITED,
+        mfa_enabled=False,
+        email_verified=False,
+        last_login_at=None,
+        last_login_ip=None,
+        failed_login_attempts=0,
+        locked_until=None,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    await repo.add_user(user, created_by=actor.user_id)
+    token, expires_at = await issue_user_token(repo, user, TokenPurpose.INVITATION, now)
+    for data in (
+        UserCreated(
+            email=user.email,
+            first_name=user.first_name,
+            last_name=user.last_name,
+            role=user.role,
+            status=user.status.value,
+        ),
+        UserInvited(
+            email=user.email,
+            first_name=user.first_name,
+            last_name=user.last_name,
+            role=user.role,
+            invitation_token=token,
+            expires_at=expires_at,
+        ),
+    ):
+        await uow.outbox.add(user_event(user, data, ctx))
+    await uow.commit()
     return user
 
 
@@ -298,104 +270,106 @@ async def _deactivate(uow: UnitOfWork, user: User, now: datetime) -> User:
 
 
 async def update_user(
-    user_id: UUID, changes: UserChanges, actor: Actor, deps: AuthDeps, ctx: EventContext
+    user_id: UUID,
+    changes: UserChanges,
+    actor: Actor,
+    *,
+    uow: UnitOfWork,
+    sessions: SessionStore,
+    ctx: EventContext,
 ) -> User:
     """Email (unverified until the mailed link is used), names, role (fit for the org,
-    grantable by the actor), status active/inactive."""
+    grantable by the actor), status active/inactive; deactivating ends every session."""
     now = datetime.now(UTC)
+    repo = IdentityRepository(uow)
+    user = await _managed_user(repo, user_id, actor)
+    values: dict[str, Any] = {}
+    changed: list[str] = []
     deactivated = False
-    async with deps.uow(actor.scope) as uow:
-        repo = IdentityRepository(uow)
-        user = await _managed_user(repo, user_id, actor)
-        values: dict[str, Any] = {}
-        changed: list[str] = []
-        email = normalize_email(changes.email) if changes.email is not None else None
-        if email is not None and email != user.email:
-            if await repo.email_taken(user.org_id, email):
-                raise EmailTaken(email)
-            values.update(email=email, email_verified=False)
-            changed.append("email")
-        if changes.first_name is not None and changes.first_name != user.first_name:
-            values["first_name"] = changes.first_name
-            changed.append("firstName")
-        if changes.last_name is not None and changes.last_name != user.last_name:
-            values["last_name"] = changes.last_name
-            changed.append("lastName")
-        if changes.role is not None and changes.role is not user.role:
+    email = normalize_email(changes.email) if changes.email is not None else None
+    if email is not None and email != user.email:
+        if await repo.email_taken(user.org_id, email):
+            raise EmailTaken(email)
+        values.update(email=email, email_verified=False)
+        changed.append("email")
+    if changes.first_name is not None and changes.first_name != user.first_name:
+        values["first_name"] = changes.first_name
+        changed.append("firstName")
+    if changes.last_name is not None and changes.last_name != user.last_name:
+        values["last_name"] = changes.last_name
+        changed.append("lastName")
+    if changes.role is not None and changes.role is not user.role:
+        if user.id == actor.user_id:
+            raise SelfChangeRefused("You cannot change your own role")
+        org = await repo.org(user.org_id)
+        if org is None:
+            raise OrganizationNotFound()
+        _check_role(changes.role, org, actor)
+        values["role"] = changes.role.value
+        changed.append("role")
+    if changes.status is not None and changes.status is not user.status:
+        if changes.status is UserStatus.INACTIVE:
             if user.id == actor.user_id:
-                raise SelfChangeRefused("You cannot change your own role")
-            org = await repo.org(user.org_id)
-            if org is None:
-                raise OrganizationNotFound(str(user.org_id))
-            _check_role(changes.role, org, actor)
-            values["role"] = changes.role.value
-            changed.append("role")
-        if changes.status is not None and changes.status is not user.status:
-            if changes.status is UserStatus.INACTIVE:
-                if user.id == actor.user_id:
-                    raise SelfChangeRefused("You cannot deactivate yourself")
-                deactivated = True
-            elif changes.status is UserStatus.ACTIVE:
-                if user.status is UserStatus.INVITED:
-                    raise UserStateConflict("An invited user becomes active by accepting")
-            else:
-                raise UserStateConflict(f"Status {changes.status.value} cannot be set")
-            # A reactivated user who never set a password is still only invited.
-            target: UserStatus = changes.status
-            if target is UserStatus.ACTIVE and user.password_hash is None:
-                target = UserStatus.INVITED
-            if target is not user.status:
-                values["status"] = target.value
-                changed.append("status")
-        if not values:
-            return user
-        if deactivated:
-            await repo.use_user_tokens(user.id, now)
-        updated = await repo.change_user(user.id, now, **values)
-        await uow.outbox.add(user_updated(updated, changed, ctx))
-        if "email" in changed and updated.status is UserStatus.ACTIVE:
-            # An invited user's address is verified by accepting the invitation instead.
-            await add_verification_request(uow, updated, ctx, now)
-        await uow.commit()
+                raise SelfChangeRefused("You cannot deactivate yourself")
+            deactivated = True
+        elif changes.status is UserStatus.ACTIVE:
+            if user.status is UserStatus.INVITED:
+                raise UserStateConflict("An invited user becomes active by accepting")
+        else:
+            raise UserStateConflict(f"Status {changes.status.value} cannot be set")
+        # A reactivated user who never set a password is still only invited.
+        target: UserStatus = changes.status
+        if target is UserStatus.ACTIVE and user.password_hash is None:
+            target = UserStatus.INVITED
+        if target is not user.status:
+            values["status"] = target.value
+            changed.append("status")
+    if not values:
+        return user
     if deactivated:
-        await end_sessions(deps, ctx, scope=actor.scope, reason="user_deactivated", user_id=user.id)
+        await repo.use_user_tokens(user.id, now)
+    updated = await repo.change_user(user.id, now, **values)
+    await uow.outbox.add(user_updated(updated, changed, ctx))
+    if "email" in changed and updated.status is UserStatus.ACTIVE:
+        # An invited user's address is verified by accepting the invitation instead.
+        await add_verification_request(uow, updated, ctx, now)
+    if deactivated:
+        await end_sessions(uow, sessions, ctx, reason="user_deactivated", user_id=user.id)
+    await uow.commit()
     return updated
 
 
-async def delete_user(user_id: UUID, actor: Actor, deps: AuthDeps, ctx: EventContext) -> None:
+async def delete_user(
+    user_id: UUID, actor: Actor, *, uow: UnitOfWork, sessions: SessionStore, ctx: EventContext
+) -> None:
     """Deactivate (the row stays for the audit trail) and end every session at once."""
     now = datetime.now(UTC)
-    async with deps.uow(actor.scope) as uow:
-        repo = IdentityRepository(uow)
-        user = await _managed_user(repo, user_id, actor)
-        if user.id == actor.user_id:
-            raise SelfChangeRefused("You cannot delete yourself")
-        if user.status is not UserStatus.INACTIVE:
-            updated = await _deactivate(uow, user, now)
-            await uow.outbox.add(user_event(updated, UserDeleted(email=updated.email), ctx))
-        await uow.commit()
-    await end_sessions(deps, ctx, scope=actor.scope, reason="user_deleted", user_id=user.id)
+    user = await _managed_user(IdentityRepository(uow), user_id, actor)
+    if user.id == actor.user_id:
+        raise SelfChangeRefused("You cannot delete yourself")
+    if user.status is not UserStatus.INACTIVE:
+        updated = await _deactivate(uow, user, now)
+        await uow.outbox.add(user_event(updated, UserDeleted(email=updated.email), ctx))
+    await end_sessions(uow, sessions, ctx, reason="user_deleted", user_id=user.id)
+    await uow.commit()
 
 
 async def admin_reset_password(
-    user_id: UUID, actor: Actor, deps: AuthDeps, ctx: EventContext
+    user_id: UUID, actor: Actor, *, uow: UnitOfWork, ctx: EventContext
 ) -> None:
     """Mail the user a password-reset link (30 min); the administrator never sees it."""
-    now = datetime.now(UTC)
-    async with deps.uow(actor.scope) as uow:
-        user = await _managed_user(IdentityRepository(uow), user_id, actor)
-        if user.status is UserStatus.INACTIVE:
-            raise UserStateConflict("The user is inactive")
-        await add_reset_request(uow, user, ctx, now)
-        await uow.commit()
+    user = await _managed_user(IdentityRepository(uow), user_id, actor)
+    if user.status is UserStatus.INACTIVE:
+        raise UserStateConflict("The user is inactive")
+    await add_reset_request(uow, user, ctx, datetime.now(UTC))
+    await uow.commit()
 
 
 async def revoke_user_sessions(
-    user_id: UUID, actor: Actor, deps: AuthDeps, ctx: EventContext
+    user_id: UUID, actor: Actor, *, uow: UnitOfWork, sessions: SessionStore, ctx: EventContext
 ) -> int:
-    """An administrator ends every session of a user (ASVS V7.4.5)."""
-    async with deps.uow(actor.scope) as uow:
-        await _managed_user(IdentityRepository(uow), user_id, actor)
-    return await end_sessions(
-        deps, ctx, scope=actor.scope, reason="revoked_by_admin", user_id=user_id
-    )
+    """An administrator ends every session of a user (ASVS V7.4.5); returns how many."""
+    await _managed_user(IdentityRepository(uow), user_id, actor)
+    revoked = await end_sessions(uow, sessions, ctx, reason="revoked_by_admin", user_id=user_id)
+    await uow.commit()
+    return revoked

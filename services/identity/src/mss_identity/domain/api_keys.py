@@ -10,6 +10,7 @@ from datetime import datetime
 from uuid import UUID
 
 from mss_contracts.permissions import INTEGRATION_PERMISSIONS, ROLE_PERMISSIONS, WILDCARD
+from mss_identity.domain.errors import InvalidPermissions
 
 KEY_SCHEME = "mssk"
 
@@ -17,10 +18,6 @@ KEY_SCHEME = "mssk"
 KNOWN_PERMISSIONS: frozenset[str] = frozenset().union(
     *ROLE_PERMISSIONS.values(), INTEGRATION_PERMISSIONS
 ) - {WILDCARD}
-
-
-class InvalidPermissions(Exception):
-    """The requested permissions are empty, unknown, or include the wildcard."""
 
 
 @dataclass(frozen=True, slots=True)

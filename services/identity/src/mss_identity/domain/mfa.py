@@ -14,6 +14,11 @@ STEP_S = 30
 DRIFT_STEPS = 1
 BACKUP_CODES = 10
 ISSUER = "MSS Platform"
+# The second factor at login: a single-use mfaToken lives 5 minutes; 5 wrong codes per user
+# within 5 minutes throttle the user's further attempts (ARCHITECTURE "Identity and tokens").
+CHALLENGE_TTL_S = 300
+MAX_WRONG_CODES = 5
+ATTEMPT_WINDOW_S = 300
 
 
 def new_secret() -> str:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -153,28 +153,3 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
-
-
-ErrorMapping = type[ApiError] | Callable[[Exception], ApiError]
-
-
-def map_domain_errors(app: FastAPI, mapping: Mapping[type[Exception], ErrorMapping]) -> None:
-    """Answer a service's domain errors as API errors.
-
-    A target is an ApiError class (the exception's message is kept; a 404 says no more than
-    "Resource not found") or a function building the ApiError from the exception, for
-    errors that carry their own code, details or headers.
-    """
-
-    def handler_for(target: ErrorMapping) -> Any:
-        async def handle(request: Request, exc: Exception) -> JSONResponse:
-            if isinstance(target, type):
-                cls = cast(type[ApiError], target)
-                message = str(exc) if cls.status != 404 else "Resource not found"
-                return await _app_error(request, cls(message))
-            return await _app_error(request, target(exc))
-
-        return handle
-
-    for source, target in mapping.items():
-        app.add_exception_handler(source, handler_for(target))

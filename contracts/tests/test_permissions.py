@@ -55,3 +55,20 @@ def test_nobody_grants_a_role_above_their_own() -> None:
     assert not may_grant(Role.ADMIN, Role.TECHNICIAN)
     assert not may_grant(Role.SECURITY_ANALYST, Role.BASIC_USER)
     assert not may_grant(None, Role.BASIC_USER)
+
+
+def test_the_api_md_extensions_for_the_domain_resources() -> None:
+    """API.md "Permission extensions for these resources"."""
+    for role in Role:
+        assert has_permission(permissions_for(role), "dashboard:read"), role
+    analyst = permissions_for(Role.SECURITY_ANALYST)
+    assert has_permission(analyst, "threat_intel:read")
+    assert has_permission(analyst, "threat_intel:manage")
+    assert has_permission(permissions_for(Role.ACCOUNT_MANAGER), "billing:read")
+    admin = permissions_for(Role.ADMIN)
+    assert has_permission(admin, "billing:read")
+    assert has_permission(admin, "webhooks:manage")
+    for role in (Role.REPORT_VIEWER, Role.REQUEST_USER, Role.BASIC_USER, Role.TECHNICIAN):
+        assert not has_permission(permissions_for(role), "threat_intel:read"), role
+        assert not has_permission(permissions_for(role), "webhooks:manage"), role
+        assert not has_permission(permissions_for(role), "billing:read"), role

@@ -8,7 +8,7 @@ registry lets consumers turn an envelope back into its typed payload. Fields dec
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar, TypeVar
 from uuid import UUID, uuid4
 
@@ -338,3 +338,210 @@ class CustomerDataAccessed(EventData):
     path: str
     actor_role: Role | None
     resource_count: int = Field(ge=0)
+
+
+# --- security: alerts ----------------------------------------------------------------------
+# Aggregate = the alert; organization = the customer organization it belongs to. Every alert
+# event carries the alert's state after the change, so a consumer (notification, the
+# intervention service, a read model) needs nothing else.
+
+
+class AlertSnapshot(EventData):
+    title: str
+    severity: str  # low | medium | high | critical
+    status: str  # open | acknowledged | resolved
+    category: str
+    source: str
+    fingerprint: str
+    assigned_to: UUID | None = None
+    occurrence_count: int = Field(default=1, ge=1)
+    first_seen_at: datetime
+    last_seen_at: datetime
+    resolution: str | None = None
+    intervention_id: UUID | None = None
+
+
+@event("security.alert.created", aggregate="alert")
+class AlertCreated(AlertSnapshot):
+    previous_alert_id: UUID | None = None
+
+
+@event("security.alert.deduplicated", aggregate="alert")
+class AlertDeduplicated(AlertSnapshot):
+    """One event per alert per ingest request: `occurrences` duplicates folded into it."""
+
+    occurrences: int = Field(ge=1)
+
+
+@event("security.alert.updated", aggregate="alert")
+class AlertUpdated(AlertSnapshot):
+    changed: list[str] = Field(default_factory=list)
+
+
+@event("security.alert.acknowledged", aggregate="alert")
+class AlertAcknowledged(AlertSnapshot):
+    pass
+
+
+@event("security.alert.assigned", aggregate="alert")
+class AlertAssigned(AlertSnapshot):
+    previous_assignee: UUID | None = None
+
+
+@event("security.alert.resolved", aggregate="alert")
+class AlertResolved(AlertSnapshot):
+    note: str | None = None
+
+
+@event("security.alert.reopened", aggregate="alert")
+class AlertReopened(AlertSnapshot):
+    reason: str
+
+
+@event("security.alert.escalated", aggregate="alert")
+class AlertEscalated(AlertSnapshot):
+    """The intervention service creates intervention `intervention_id` from this event
+    (linked by `sourceAlertId` = the aggregate id), requested by the metadata's user."""
+
+    escalated_intervention_id: UUID
+    priority: str  # low | medium | high | critical
+    intervention_type: str
+    intervention_title: str
+    intervention_description: str
+    requested_by: UUID
+
+
+@event("security.alert.enriched", aggregate="alert")
+class AlertEnriched(AlertSnapshot):
+    indicator_ids: list[UUID] = Field(default_factory=list)
+
+
+@event("security.alert.commented", aggregate="alert")
+class AlertCommented(AlertSnapshot):
+    comment_id: UUID
+    author_id: UUID
+    visibility: str  # internal | customer
+
+
+# --- security: reports ---------------------------------------------------------------------
+
+
+class ReportSnapshot(EventData):
+    title: str
+    type: str
+    status: str  # draft | in_review | approved | published
+    generated_by: UUID
+    report_period_start: date
+    report_period_end: date
+    approved_by: UUID | None = None
+
+
+@event("security.report.created", aggregate="report")
+class ReportCreated(ReportSnapshot):
+    pass
+
+
+@event("security.report.updated", aggregate="report")
+class ReportUpdated(ReportSnapshot):
+    changed: list[str] = Field(default_factory=list)
+
+
+@event("security.report.submitted", aggregate="report")
+class ReportSubmitted(ReportSnapshot):
+    pass
+
+
+@event("security.report.approved", aggregate="report")
+class ReportApproved(ReportSnapshot):
+    pass
+
+
+@event("security.report.rejected", aggregate="report")
+class ReportRejected(ReportSnapshot):
+    reason: str
+
+
+@event("security.report.published", aggregate="report")
+class ReportPublished(ReportSnapshot):
+    content_sha256: str = Field(pattern="^[0-9a-f]{64}$")
+
+
+@event("security.report.downloaded", aggregate="report")
+class ReportDownloaded(ReportSnapshot):
+    content_sha256: str | None = None
+
+
+# --- interventions -------------------------------------------------------------------------
+# Aggregate = the intervention; organization = the customer organization that requested it.
+
+
+class InterventionSnapshot(EventData):
+    title: str
+    priority: str  # low | medium | high | critical
+    status: str  # requested | approved | scheduled | in_progress | completed | cancelled
+    type: str
+    requested_by: UUID | None
+    assigned_to: UUID | None = None
+    estimated_hours: float | None = None
+    actual_hours: float = 0
+    scheduled_for: datetime | None = None
+    completed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    source_alert_id: UUID | None = None
+    response_due_at: datetime
+    resolution_due_at: datetime
+    responded_at: datetime | None = None
+
+
+@event("intervention.requested", aggregate="intervention")
+class InterventionRequested(InterventionSnapshot):
+    pass
+
+
+@event("intervention.approved", aggregate="intervention")
+class InterventionApproved(InterventionSnapshot):
+    pass
+
+
+@event("intervention.assigned", aggregate="intervention")
+class InterventionAssigned(InterventionSnapshot):
+    pass
+
+
+@event("intervention.scheduled", aggregate="intervention")
+class InterventionScheduled(InterventionSnapshot):
+    pass
+
+
+@event("intervention.started", aggregate="intervention")
+class InterventionStarted(InterventionSnapshot):
+    pass
+
+
+@event("intervention.work_logged", aggregate="intervention")
+class InterventionWorkLogged(InterventionSnapshot):
+    entry_id: UUID
+    entry_at: datetime
+    entry_user_id: UUID
+    entry_hours: float = Field(gt=0, le=24)
+
+
+@event("intervention.updated", aggregate="intervention")
+class InterventionUpdated(InterventionSnapshot):
+    changed: list[str] = Field(default_factory=list)
+
+
+@event("intervention.completed", aggregate="intervention")
+class InterventionCompleted(InterventionSnapshot):
+    summary: str
+
+
+@event("intervention.cancelled", aggregate="intervention")
+class InterventionCancelled(InterventionSnapshot):
+    reason: str
+
+
+@event("intervention.sla.breached", aggregate="intervention")
+class InterventionSlaBreached(InterventionSnapshot):
+    kind: str  # response | resolution
+    due_at: datetime

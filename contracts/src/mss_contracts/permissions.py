@@ -38,9 +38,12 @@ ALL_ORGS_ROLES: frozenset[Role] = frozenset(
 
 WILDCARD = "*:*"
 
-# Granted to every authenticated user (API.md extensions): their own inbox, and the
-# self-service routes (profile, password, MFA, sessions) which check "self" instead.
-EVERY_USER: frozenset[str] = frozenset({"notifications:read", "notifications:update"})
+# Granted to every authenticated user (API.md extensions): their own inbox, the dashboard
+# (scoped as always), and the self-service routes (profile, password, MFA, sessions) which
+# check "self" instead.
+EVERY_USER: frozenset[str] = frozenset(
+    {"notifications:read", "notifications:update", "dashboard:read"}
+)
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: frozenset(
@@ -54,6 +57,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "interventions:create",
             "interventions:read",
             "audit:read",  # extension: compliance reporting on its own org
+            "billing:read",  # extension: its own organization's billable hours
+            "webhooks:manage",  # extension: its own organization's webhooks
         }
     ),
     Role.REPORT_VIEWER: frozenset({"reports:read", "alerts:read"}),
@@ -69,6 +74,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "users:read",
             "users:update",
             "reports:read",
+            "billing:read",  # extension
         }
     ),
     Role.SECURITY_ANALYST: frozenset(
@@ -80,6 +86,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "reports:update",
             "interventions:read",
             "interventions:assign",
+            "threat_intel:read",  # extension
+            "threat_intel:manage",  # extension
         }
     ),
     Role.TECHNICIAN: frozenset(

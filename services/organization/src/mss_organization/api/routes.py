@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from mss_auth.dependencies import require
 from mss_auth.principal import Principal
 from mss_contracts.permissions import OrganizationType
+from mss_contracts.settings import OrgSettings, settings_of
 from mss_organization.adapters.repository import OrganizationFilter
 from mss_organization.api.schemas import (
     OrganizationCreate,
@@ -19,7 +20,6 @@ from mss_organization.api.schemas import (
 )
 from mss_organization.application import organizations as use
 from mss_organization.domain.organization import OrganizationStatus
-from mss_organization.domain.settings import OrganizationSettingsModel
 from mss_service import Runtime, event_context, record_access
 from mss_web.envelope import Envelope, PageEnvelope, PageParams, page_params
 
@@ -113,29 +113,29 @@ async def reactivate_organization(
     return Envelope(data=OrganizationRead.model_validate(org))
 
 
-@router.get("/{id}/settings", response_model=Envelope[OrganizationSettingsModel])
+@router.get("/{id}/settings", response_model=Envelope[OrgSettings])
 async def get_settings(
     id: UUID, principal: Reader, request: Request, rt: Runtime
-) -> Envelope[OrganizationSettingsModel]:
+) -> Envelope[OrgSettings]:
     async with rt.uow(principal.scope) as uow:
         org = await use.get_organization(id, uow=uow)
     record_access(
         request, principal, resource_type="organization_settings", org_ids=[id], resource_id=id
     )
-    return Envelope(data=OrganizationSettingsModel.model_validate(org.settings))
+    return Envelope(data=settings_of(org.settings))
 
 
-@router.put("/{id}/settings", response_model=Envelope[OrganizationSettingsModel])
+@router.put("/{id}/settings", response_model=Envelope[OrgSettings])
 async def put_settings(
     id: UUID,
-    body: OrganizationSettingsModel,
+    body: OrgSettings,
     request: Request,
     principal: Updater,
     rt: Runtime,
-) -> Envelope[OrganizationSettingsModel]:
+) -> Envelope[OrgSettings]:
     cmd = use.UpdateOrganization(
         org_id=id, changes={"settings": body.model_dump(mode="json", by_alias=True)}
     )
     async with rt.uow(principal.scope) as uow:
         org = await use.update_organization(cmd, uow=uow, ctx=event_context(request, principal))
-    return Envelope(data=OrganizationSettingsModel.model_validate(org.settings))
+    return Envelope(data=settings_of(org.settings))

@@ -15,9 +15,9 @@ from mss_contracts.access import (
 )
 from mss_contracts.api import ApiInput, ApiModel
 from mss_contracts.permissions import OrganizationType
+from mss_contracts.settings import OrgSettings
 from mss_organization.domain.access import SessionStatus, effective_status
 from mss_organization.domain.organization import OrganizationStatus
-from mss_organization.domain.settings import OrganizationSettingsModel
 
 Name = Field(min_length=1, max_length=255)
 # The domain's `org_id`, read as the API's `organizationId`.
@@ -31,7 +31,7 @@ class OrganizationCreate(ApiInput):
     type: Literal[OrganizationType.CUSTOMER] = OrganizationType.CUSTOMER
     domain: str | None = Domain
     sso_enabled: bool = False
-    settings: OrganizationSettingsModel = Field(default_factory=OrganizationSettingsModel)
+    settings: OrgSettings = Field(default_factory=OrgSettings)
 
 
 class OrganizationUpdate(ApiInput):

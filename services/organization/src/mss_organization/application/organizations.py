@@ -15,12 +15,12 @@ from mss_contracts.events import (
     OrganizationUpdated,
 )
 from mss_contracts.permissions import OrganizationType
+from mss_contracts.settings import OrgSettings
 from mss_db import OrgScope, UnitOfWork, UnitOfWorkFactory
 from mss_organization.adapters.repository import OrganizationFilter, OrganizationRepository
 from mss_organization.application.events import emit
 from mss_organization.domain.errors import OrganizationNotFound
 from mss_organization.domain.organization import Organization, OrganizationStatus
-from mss_organization.domain.settings import OrganizationSettingsModel
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,7 @@ class CreateOrganization:
     type: OrganizationType
     domain: str | None
     sso_enabled: bool
-    settings: OrganizationSettingsModel
+    settings: OrgSettings
     created_by: UUID | None
 
 
@@ -138,7 +138,7 @@ async def ensure_provider_organization(
                 type=OrganizationType.MSS_PROVIDER,
                 domain=None,
                 sso_enabled=False,
-                settings=OrganizationSettingsModel(mfa_required=False),
+                settings=OrgSettings(mfa_required=False),
                 created_by=None,
             ),
             uow=uow,

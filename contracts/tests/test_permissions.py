@@ -1,8 +1,12 @@
 from mss_contracts.permissions import (
+    CONCRETE_PERMISSIONS,
     CUSTOMER_ROLES,
+    INTEGRATION_PERMISSIONS,
     PROVIDER_ROLES,
+    WILDCARD,
     OrganizationType,
     Role,
+    api_key_permissions,
     has_permission,
     permissions_for,
     role_allowed_in,
@@ -55,3 +59,18 @@ def test_nobody_grants_a_role_above_their_own() -> None:
     assert not may_grant(Role.ADMIN, Role.TECHNICIAN)
     assert not may_grant(Role.SECURITY_ANALYST, Role.BASIC_USER)
     assert not may_grant(None, Role.BASIC_USER)
+
+
+def test_a_customer_key_holds_customer_role_or_integration_permissions_only() -> None:
+    allowed = api_key_permissions(OrganizationType.CUSTOMER)
+    assert {"users:read", "audit:read", "alerts:read", "alerts:create"} <= allowed
+    assert allowed.isdisjoint({"organizations:update", "alerts:update", "customer_access:read"})
+    customer_held = frozenset().union(*(permissions_for(r) for r in CUSTOMER_ROLES))
+    assert allowed == {p for p in allowed if p in customer_held} | INTEGRATION_PERMISSIONS
+
+
+def test_a_provider_key_may_hold_any_concrete_permission_never_the_wildcard() -> None:
+    allowed = api_key_permissions(OrganizationType.MSS_PROVIDER)
+    assert allowed == CONCRETE_PERMISSIONS
+    assert WILDCARD not in allowed
+    assert {"organizations:update", "alerts:create", "users:read"} <= allowed

@@ -1,8 +1,12 @@
 from mss_contracts.permissions import (
+    CONCRETE_PERMISSIONS,
     CUSTOMER_ROLES,
+    INTEGRATION_PERMISSIONS,
     PROVIDER_ROLES,
+    WILDCARD,
     OrganizationType,
     Role,
+    api_key_permissions,
     has_permission,
     permissions_for,
     role_allowed_in,
@@ -72,3 +76,18 @@ def test_the_api_md_extensions_for_the_domain_resources() -> None:
         assert not has_permission(permissions_for(role), "threat_intel:read"), role
         assert not has_permission(permissions_for(role), "webhooks:manage"), role
         assert not has_permission(permissions_for(role), "billing:read"), role
+
+
+def test_a_customer_key_holds_customer_role_or_integration_permissions_only() -> None:
+    allowed = api_key_permissions(OrganizationType.CUSTOMER)
+    assert {"users:read", "audit:read", "alerts:read", "alerts:create"} <= allowed
+    assert allowed.isdisjoint({"organizations:update", "alerts:update", "customer_access:read"})
+    customer_held = frozenset().union(*(permissions_for(r) for r in CUSTOMER_ROLES))
+    assert allowed == {p for p in allowed if p in customer_held} | INTEGRATION_PERMISSIONS
+
+
+def test_a_provider_key_may_hold_any_concrete_permission_never_the_wildcard() -> None:
+    allowed = api_key_permissions(OrganizationType.MSS_PROVIDER)
+    assert allowed == CONCRETE_PERMISSIONS
+    assert WILDCARD not in allowed
+    assert {"organizations:update", "alerts:create", "users:read"} <= allowed

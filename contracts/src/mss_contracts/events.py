@@ -279,6 +279,33 @@ class EmailVerificationRequested(EventData):
     expires_at: datetime
 
 
+# --- API keys: the key and its hash never travel; the prefix names the key ------------------
+
+
+@event("api_key.created", aggregate="api_key")
+class ApiKeyCreated(EventData):
+    """Aggregate id = the key; organization = the one organization it acts for."""
+
+    name: str | None
+    prefix: str
+    permissions: list[str]
+    created_by: UUID | None
+
+
+@event("api_key.used", aggregate="api_key")
+class ApiKeyUsed(EventData):
+    """The key was exchanged for a token: the first exchange of each hour is recorded."""
+
+    prefix: str
+    window_s: int = Field(ge=1)
+
+
+@event("api_key.revoked", aggregate="api_key")
+class ApiKeyRevoked(EventData):
+    prefix: str
+    revoked_by: UUID | None
+
+
 # --- technician access -------------------------------------------------------------------
 
 

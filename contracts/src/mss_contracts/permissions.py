@@ -120,6 +120,11 @@ def may_grant(actor: Role | None, role: Role) -> bool:
 # customer's alerts holds `alerts:create`).
 INTEGRATION_PERMISSIONS: frozenset[str] = frozenset({"alerts:create"})
 
+# Every concrete permission the matrix names, and the integrations' (the wildcard aside).
+CONCRETE_PERMISSIONS: frozenset[str] = frozenset().union(
+    *ROLE_PERMISSIONS.values(), INTEGRATION_PERMISSIONS
+) - {WILDCARD}
+
 
 def permissions_for(role: Role) -> frozenset[str]:
     """The full permission set of a role, extensions for every user included."""
@@ -137,3 +142,14 @@ def role_allowed_in(role: Role, org_type: OrganizationType) -> bool:
     if org_type is OrganizationType.MSS_PROVIDER:
         return role in PROVIDER_ROLES
     return role in CUSTOMER_ROLES
+
+
+def api_key_permissions(org_type: OrganizationType) -> frozenset[str]:
+    """What an API key of an organization of this type may hold: the concrete permissions
+    some role of that type holds (the provider's super admin holds them all through `*:*`),
+    plus INTEGRATION_PERMISSIONS. A customer's key never holds a provider-only permission."""
+    held = frozenset().union(
+        *(perms for role, perms in ROLE_PERMISSIONS.items() if role_allowed_in(role, org_type))
+    )
+    fitting = {p for p in CONCRETE_PERMISSIONS if has_permission(held, p)}
+    return frozenset(fitting) | INTEGRATION_PERMISSIONS

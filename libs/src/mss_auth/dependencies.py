@@ -128,21 +128,31 @@ class Authenticated:
 
     `during_enrollment`: also open to a user whose organization requires MFA and who has
     not enrolled yet (the enrolment routes themselves, `me`, logout).
+    `api_keys`: also open to a token exchanged from an API key (logout); the other
+    self-service routes are about a user account, which such a token does not have.
     """
 
     permission: str | None = None
 
-    def __init__(self, *, during_enrollment: bool = False) -> None:
+    def __init__(self, *, during_enrollment: bool = False, api_keys: bool = False) -> None:
         self.during_enrollment = during_enrollment
+        self.api_keys = api_keys
 
     async def __call__(self, principal: CurrentPrincipal) -> Principal:
+        if principal.api_key and not self.api_keys:
+            raise Forbidden(
+                "This token was exchanged from an API key: it has no user account, "
+                "and this route serves only signed-in users"
+            )
         if not self.during_enrollment:
             refuse_pending_enrollment(principal)
         return principal
 
 
-def authenticated(*, during_enrollment: bool = False) -> Callable[..., Awaitable[Principal]]:
-    return Authenticated(during_enrollment=during_enrollment)
+def authenticated(
+    *, during_enrollment: bool = False, api_keys: bool = False
+) -> Callable[..., Awaitable[Principal]]:
+    return Authenticated(during_enrollment=during_enrollment, api_keys=api_keys)
 
 
 def refuse_pending_enrollment(principal: Principal) -> None:

@@ -29,6 +29,8 @@ class Principal:
     mfa_enrollment_required: bool = False
     ip_address: str | None = None
     user_agent: str | None = None
+    # A token exchanged from an API key: `user_id` is the key's id, no user account behind.
+    api_key: bool = False
 
     def can(self, permission: str) -> bool:
         return has_permission(self.permissions, permission)
@@ -56,6 +58,7 @@ class Principal:
             mfa_enrollment_required=claims.mfa_enrollment_required,
             ip_address=ip_address,
             user_agent=user_agent,
+            api_key=claims.permissions is not None,
         )
 
 

@@ -25,20 +25,21 @@ def _checks(dependant: Dependant) -> Iterator[str]:
         yield from _checks(dependency)
 
 
-def _api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
+def api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
+    """Every API route of an app, those of included routers too."""
     for route in routes:
         if isinstance(route, APIRoute):
             yield route
         # FastAPI keeps included routers as they are (our routers carry their own prefix).
         included = getattr(route, "original_router", None)
         if included is not None:
-            yield from _api_routes(included.routes)
+            yield from api_routes(included.routes)
 
 
 def route_permissions(app: FastAPI) -> dict[tuple[str, str], set[str]]:
     """(method, path with `{id}` parameters) → the permissions its dependencies check."""
     table: dict[tuple[str, str], set[str]] = {}
-    for route in _api_routes(app.routes):
+    for route in api_routes(app.routes):
         for method in route.methods or set():
             # Path parameters named as in API.md, whatever the handler calls them.
             table[(method, re.sub(r"\{[^}]+\}", "{id}", route.path))] = set(

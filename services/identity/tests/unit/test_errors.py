@@ -57,6 +57,27 @@ ORG = OrgRef(id=uuid.uuid4(), name="Acme", type=OrganizationType.CUSTOMER, statu
         ),
         (errors.InvalidMfaCode(), 401, ErrorCode.INVALID_MFA_CODE, "Invalid MFA code", None),
         (
+            errors.InvalidMfaToken(),
+            401,
+            ErrorCode.INVALID_TOKEN,
+            "Invalid or expired MFA token: log in again",
+            None,
+        ),
+        (
+            errors.UpdateNotPermitted(),
+            403,
+            ErrorCode.FORBIDDEN,
+            "Missing permission users:update",
+            None,
+        ),
+        (
+            errors.ProfileChangeRefused(),
+            403,
+            ErrorCode.FORBIDDEN,
+            "You may change only your own first and last name",
+            None,
+        ),
+        (
             errors.WeakPassword("newPassword", "must be at least 12 characters"),
             422,
             ErrorCode.VALIDATION_ERROR,
@@ -110,6 +131,30 @@ def test_throttled_mfa_says_when_to_retry() -> None:
     throttled = errors.MfaThrottled()
     assert (throttled.status, throttled.code) == (429, ErrorCode.RATE_LIMITED)
     assert throttled.headers == {"Retry-After": "300"}
+
+
+@pytest.mark.parametrize(
+    ("throttled", "message"),
+    [
+        (
+            errors.LoginBudgetSpent(1200),
+            "Too many failed logins from this address; try again later",
+        ),
+        (
+            errors.PasswordAttemptsThrottled(1200),
+            "Too many wrong current passwords; try again later",
+        ),
+    ],
+)
+def test_throttled_logins_and_password_changes_say_when_to_retry(
+    throttled: ApiError, message: str
+) -> None:
+    assert (throttled.status, throttled.code, throttled.message) == (
+        429,
+        ErrorCode.RATE_LIMITED,
+        message,
+    )
+    assert throttled.headers == {"Retry-After": "1200"}
 
 
 @pytest.mark.parametrize(

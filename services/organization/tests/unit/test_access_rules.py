@@ -13,6 +13,7 @@ from mss_contracts.access import AccessLevel, GrantStatus, TimeRestrictions
 from mss_contracts.permissions import OrganizationType, Role
 from mss_organization.api.schemas import TechnicianAccessCreate
 from mss_organization.domain.access import (
+    GRANT_MAX_LIFETIME,
     NO_ACTIVE_GRANT,
     RemoteAccessSession,
     SessionStatus,
@@ -130,6 +131,27 @@ class TestNewGrant:
                 now=NOW,
             )
         assert set(caught.value.problems) == {"technicianId"}
+
+    def test_a_grant_runs_90_days_at_most(self) -> None:
+        assert timedelta(days=90) == GRANT_MAX_LIFETIME
+        check_new_grant(
+            org_type=OrganizationType.CUSTOMER,
+            technician=_technician(),
+            expires_at=NOW + GRANT_MAX_LIFETIME,
+            now=NOW,
+        )
+        for too_late in (
+            NOW + GRANT_MAX_LIFETIME + timedelta(seconds=1),
+            datetime(2099, 1, 1, tzinfo=UTC),
+        ):
+            with pytest.raises(InvalidGrant) as caught:
+                check_new_grant(
+                    org_type=OrganizationType.CUSTOMER,
+                    technician=_technician(),
+                    expires_at=too_late,
+                    now=NOW,
+                )
+            assert caught.value.problems == {"expiresAt": "must be at most 90 days from now"}
 
     def test_every_broken_rule_is_named(self) -> None:
         with pytest.raises(InvalidGrant) as caught:

@@ -6,8 +6,10 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
 
 from mss_contracts.permissions import OrganizationType
+from mss_contracts.settings import OrgSettings
 from mss_organization.domain.errors import InvalidTransition, ProviderOrganizationProtected
 from mss_organization.domain.organization import Organization, OrganizationStatus
 
@@ -62,3 +64,34 @@ def test_update_records_only_real_changes() -> None:
     renamed = org.update({"name": "Acme Ltd", "domain": None}, NOW)
     assert renamed.changed == ("name",)
     assert renamed.version == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"mfaRequired": "yes"}, "mfaRequired"),
+        ({"mfaRequired": "on"}, "mfaRequired"),
+        ({"mfaRequired": 1}, "mfaRequired"),
+        ({"sessionIdleMinutes": "15"}, "sessionIdleMinutes"),
+        ({"sessionIdleMinutes": 15.0}, "sessionIdleMinutes"),
+        ({"slaTargets": {"critical": True}}, "slaTargets.critical"),
+        ({"notificationDefaults": {"email": "off"}}, "notificationDefaults.email"),
+    ],
+)
+def test_settings_take_strict_json_types(body: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        OrgSettings.model_validate(body)
+    assert [".".join(str(p) for p in error["loc"]) for error in caught.value.errors()] == [field]
+
+
+def test_settings_of_the_right_types_are_accepted_and_read_back() -> None:
+    body = {
+        "mfaRequired": True,
+        "sessionIdleMinutes": 15,
+        "slaTargets": {"critical": 2},
+        "notificationDefaults": {"email": False, "minAlertSeverity": "low"},
+    }
+    settings = OrgSettings.model_validate(body)
+    stored = settings.model_dump(mode="json", by_alias=True)
+    assert OrgSettings.model_validate(stored) == settings
+    assert (settings.mfa_required, settings.session_idle_minutes) == (True, 15)

@@ -568,22 +568,27 @@ class ApiKeyRepository:
             query = query.where(col(ApiKeyRow.org_id) == org_id)
         return [_api_key(row) for row in (await self._conn.execute(query)).all()]
 
-    async def revoke(self, key_id: UUID, now: datetime) -> bool:
-        """False when no such key exists; revoking twice keeps the first time."""
+    async def revoke(self, key_id: UUID, now: datetime) -> tuple[ApiKey, bool] | None:
+        """The key and whether this call revoked it (revoking twice keeps the first time);
+        None when no such key exists."""
         row = (
             await self._conn.execute(
-                select(col(ApiKeyRow.revoked_at))
-                .where(col(ApiKeyRow.id) == key_id)
-                .with_for_update()
+                select(*_API_KEY_FIELDS).where(col(ApiKeyRow.id) == key_id).with_for_update()
             )
         ).first()
         if row is None:
-            return False
-        if row.revoked_at is None:
+            return None
+        if row.revoked_at is not None:
+            return _api_key(row), False
+        revoked = (
             await self._conn.execute(
-                update(ApiKeyRow).where(col(ApiKeyRow.id) == key_id).values(revoked_at=now)
+                update(ApiKeyRow)
+                .where(col(ApiKeyRow.id) == key_id)
+                .values(revoked_at=now)
+                .returning(*_API_KEY_FIELDS)
             )
-        return True
+        ).one()
+        return _api_key(revoked), True
 
     async def live(self, key_hash: str) -> ApiKey | None:
         row = (

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from mss_auth.dependencies import require
 from mss_auth.principal import Principal
@@ -22,6 +22,7 @@ from mss_identity.api.schemas import (
     ApiKeyRead,
 )
 from mss_identity.application import api_keys
+from mss_service import event_context
 from mss_web.envelope import Envelope
 
 router = APIRouter(tags=["api-keys"])
@@ -51,7 +52,7 @@ async def list_api_keys(
 
 @router.post("/api/api-keys", status_code=201, response_model=Envelope[ApiKeyCreated])
 async def create_api_key(
-    body: ApiKeyCreateBody, principal: Manager, rt: Runtime
+    body: ApiKeyCreateBody, principal: Manager, request: Request, rt: Runtime
 ) -> Envelope[ApiKeyCreated]:
     _super_admin(principal)
     async with rt.uow(OrgScope.everything()) as uow:
@@ -61,6 +62,7 @@ async def create_api_key(
             permissions=body.permissions,
             created_by=principal.user_id,
             uow=uow,
+            ctx=event_context(request, principal),
         )
     return Envelope(
         data=ApiKeyCreated.model_validate({**asdict(created.api_key), "key": created.key})
@@ -68,18 +70,33 @@ async def create_api_key(
 
 
 @router.delete("/api/api-keys/{key_id}", status_code=204)
-async def revoke_api_key(key_id: UUID, principal: Manager, rt: Runtime) -> Response:
+async def revoke_api_key(
+    key_id: UUID, principal: Manager, request: Request, rt: Runtime
+) -> Response:
     _super_admin(principal)
     async with rt.uow(OrgScope.everything()) as uow:
-        await api_keys.revoke_key(key_id, uow=uow, sessions=rt.sessions)
+        await api_keys.revoke_key(
+            key_id,
+            revoked_by=principal.user_id,
+            uow=uow,
+            sessions=rt.sessions,
+            ctx=event_context(request, principal),
+        )
     return Response(status_code=204)
 
 
 @router.post("/api/auth/token", response_model=Envelope[AccessTokenRead])
-async def exchange_api_key(body: ApiKeyExchangeBody, rt: Runtime) -> Envelope[AccessTokenRead]:
+async def exchange_api_key(
+    body: ApiKeyExchangeBody, request: Request, rt: Runtime
+) -> Envelope[AccessTokenRead]:
     """Client credentials for integrations: public, the key is the credential."""
     async with rt.uow(OrgScope.everything()) as uow:
         issued = await api_keys.exchange_key(
-            body.api_key, uow=uow, tokens=rt.tokens, sessions=rt.sessions
+            body.api_key,
+            uow=uow,
+            tokens=rt.tokens,
+            sessions=rt.sessions,
+            uses=rt.key_uses,
+            ctx=event_context(request, None),
         )
     return Envelope(data=AccessTokenRead(access_token=issued.token, expires_in=issued.expires_in))

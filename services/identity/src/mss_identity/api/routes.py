@@ -32,6 +32,7 @@ from mss_identity.api.schemas import (
     UserRead,
     VerifyEmailBody,
 )
+from mss_identity.api.users import actor_of
 from mss_identity.application import auth as use
 from mss_identity.application import mfa, passwords, recovery, users
 from mss_service import event_context
@@ -42,6 +43,8 @@ router = APIRouter(tags=["auth"])
 SignedIn = Annotated[Principal, Depends(authenticated())]
 # Also for a user who must still enrol in MFA: enrolment itself, `me`, logout.
 Enrolling = Annotated[Principal, Depends(authenticated(during_enrollment=True))]
+# Any token at all, an API key's included: ending the session of the token used.
+AnyToken = Annotated[Principal, Depends(authenticated(during_enrollment=True, api_keys=True))]
 UserUpdater = Annotated[Principal, Depends(require("users:update"))]
 
 # The routes before sign-in (login, refresh, recovery) see every organization: the
@@ -80,6 +83,7 @@ async def login(
         tokens=rt.tokens,
         sessions=rt.sessions,
         redis=rt.redis,
+        guards=rt.login_guards,
         ctx=event_context(request, None),
     )
     if isinstance(result, use.MfaChallenge):
@@ -152,13 +156,19 @@ async def refresh(body: RefreshBody, request: Request, rt: Runtime) -> Envelope[
 
 
 @router.post("/api/auth/logout", status_code=204)
-async def logout(principal: Enrolling, request: Request, rt: Runtime) -> Response:
+async def logout(principal: AnyToken, request: Request, rt: Runtime) -> Response:
+    api_key = (
+        use.ApiKeyRef(key_id=principal.user_id, org_id=principal.org_id)
+        if principal.api_key
+        else None
+    )
     async with rt.uow(principal.scope) as uow:
         await use.logout(
             principal.session_id,
             uow=uow,
             sessions=rt.sessions,
             ctx=event_context(request, principal),
+            api_key=api_key,
         )
     return Response(status_code=204)
 
@@ -195,7 +205,9 @@ async def unlock_user(
     user_id: UUID, principal: UserUpdater, request: Request, rt: Runtime
 ) -> Envelope[UserRead]:
     async with rt.uow(principal.scope) as uow:
-        user = await users.unlock_user(user_id, uow=uow, ctx=event_context(request, principal))
+        user = await users.unlock_user(
+            user_id, actor_of(principal), uow=uow, ctx=event_context(request, principal)
+        )
     return Envelope(data=UserRead.model_validate(user))
 
 
@@ -211,6 +223,7 @@ async def change_password(
         uow_factory=rt.uow,
         hasher=rt.hasher,
         sessions=rt.sessions,
+        attempts=rt.password_attempts,
     )
     return Response(status_code=204)
 
@@ -224,7 +237,9 @@ FORGOT_ACCEPTED = Envelope[None](
 async def forgot_password(body: ForgotPasswordBody, request: Request, rt: Runtime) -> JSONResponse:
     """Always the same 202, whether or not the email belongs to anyone."""
     async with rt.uow(ALL_ORGS) as uow:
-        await recovery.forgot_password(body.email, uow=uow, ctx=event_context(request, None))
+        await recovery.forgot_password(
+            body.email, uow=uow, mails=rt.recovery_mails, ctx=event_context(request, None)
+        )
     return JSONResponse(FORGOT_ACCEPTED.model_dump(mode="json", by_alias=True), status_code=202)
 
 

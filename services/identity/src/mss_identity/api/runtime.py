@@ -10,6 +10,9 @@ import mss_service
 from mss_grants.projection import TABLE as GRANTS_TABLE
 from mss_identity.adapters.keys import KeyRing, TokenIssuer, local_key_loader
 from mss_identity.adapters.passwords import PasswordHasher
+from mss_identity.adapters.throttles import Budget, Throttle, UnknownEmailLockouts
+from mss_identity.application.api_keys import USE_AUDIT_WINDOW_S
+from mss_identity.application.auth import LoginGuards
 from mss_identity.config import SERVICE, SERVICE_DIR, IdentitySettings
 
 
@@ -35,6 +38,31 @@ class IdentityRuntime(mss_service.ServiceRuntime):
         self.hasher = hasher
         self.keys = keys
         self.tokens = tokens
+        # Counters keyed by address or email carry the bus namespace: platforms sharing one
+        # Redis (a test run beside a dev one) never spend each other's budgets.
+        space = settings.bus_namespace
+        self.login_guards = LoginGuards(
+            failures_per_address=self._throttle(
+                f"{space}login:failures",
+                settings.login_failures_per_address,
+                settings.login_failure_window_s,
+            ),
+            unknown_emails=UnknownEmailLockouts(self.redis, f"{space}login:unknown"),
+        )
+        self.recovery_mails = self._throttle(
+            f"{space}recovery:mails",
+            settings.recovery_mails_per_account,
+            settings.recovery_mail_window_s,
+        )
+        self.password_attempts = self._throttle(
+            f"{space}password:attempts",
+            settings.password_change_attempts,
+            settings.password_change_window_s,
+        )
+        self.key_uses = self._throttle(f"{space}api_key:used", 1, USE_AUDIT_WINDOW_S)
+
+    def _throttle(self, key_prefix: str, limit: int, window_s: int) -> Throttle:
+        return Throttle(self.redis, Budget(key_prefix=key_prefix, limit=limit, window_s=window_s))
 
     async def close(self) -> None:
         self.hasher.close()

@@ -144,7 +144,8 @@ class UserUpdateBody(ApiInput):
     first_name: str | None = Field(default=None, min_length=1, max_length=100)
     last_name: str | None = Field(default=None, min_length=1, max_length=100)
     role: Role | None = None
-    status: Literal[UserStatus.ACTIVE, UserStatus.INACTIVE] | None = None
+    # Plain values, not enum members: a refusal then names `active`, not a Python repr.
+    status: Literal["active", "inactive"] | None = None
 
     @field_validator("first_name", "last_name")
     @classmethod

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from mss_auth.dependencies import require
+from mss_auth.dependencies import authenticated, require
 from mss_auth.principal import Principal
 from mss_contracts.permissions import Role
 from mss_identity.adapters.repository import UserFilter
@@ -30,13 +30,17 @@ Reader = Annotated[Principal, Depends(require("users:read"))]
 Creator = Annotated[Principal, Depends(require("users:create"))]
 Updater = Annotated[Principal, Depends(require("users:update"))]
 Deleter = Annotated[Principal, Depends(require("users:delete"))]
+# `PUT /api/users/{id}`: `users:update`, or any signed-in user for its own names (the use
+# case holds the field rules).
+Editor = Annotated[Principal, Depends(authenticated())]
 Page = Annotated[PageParams, Depends(page_params)]
 RoleQuery = Annotated[Role | None, Query()]
 StatusQuery = Annotated[UserStatus | None, Query(alias="status")]
 SearchQuery = Annotated[str | None, Query(max_length=100)]
 
 
-def _actor(principal: Principal) -> users.Actor:
+def actor_of(principal: Principal) -> users.Actor:
+    """Who calls the Users API, as its use cases see them."""
     return users.Actor(
         user_id=principal.user_id,
         org_id=principal.org_id,
@@ -88,7 +92,7 @@ async def create_user(
     async with rt.uow(principal.scope) as uow:
         user = await users.create_user(
             _new_user(body, body.organization_id),
-            _actor(principal),
+            actor_of(principal),
             uow=uow,
             ctx=event_context(request, principal),
         )
@@ -123,7 +127,7 @@ async def create_org_user(
     async with rt.uow(principal.scope) as uow:
         user = await users.create_user(
             _new_user(body, org_id),
-            _actor(principal),
+            actor_of(principal),
             uow=uow,
             ctx=event_context(request, principal),
         )
@@ -144,7 +148,7 @@ async def get_user(
 
 @router.put("/api/users/{user_id}", response_model=Envelope[UserRead])
 async def update_user(
-    user_id: UUID, body: UserUpdateBody, principal: Updater, request: Request, rt: Runtime
+    user_id: UUID, body: UserUpdateBody, principal: Editor, request: Request, rt: Runtime
 ) -> Envelope[UserRead]:
     changes = users.UserChanges(
         email=body.email,
@@ -157,7 +161,7 @@ async def update_user(
         user = await users.update_user(
             user_id,
             changes,
-            _actor(principal),
+            actor_of(principal),
             uow=uow,
             sessions=rt.sessions,
             ctx=event_context(request, principal),
@@ -170,7 +174,7 @@ async def delete_user(user_id: UUID, principal: Deleter, request: Request, rt: R
     async with rt.uow(principal.scope) as uow:
         await users.delete_user(
             user_id,
-            _actor(principal),
+            actor_of(principal),
             uow=uow,
             sessions=rt.sessions,
             ctx=event_context(request, principal),
@@ -184,7 +188,7 @@ async def reset_user_password(
 ) -> Envelope[None]:
     async with rt.uow(principal.scope) as uow:
         await users.admin_reset_password(
-            user_id, _actor(principal), uow=uow, ctx=event_context(request, principal)
+            user_id, actor_of(principal), uow=uow, ctx=event_context(request, principal)
         )
     return Envelope(data=None, message="A password reset link has been sent to the user")
 
@@ -196,7 +200,7 @@ async def revoke_user_sessions(
     async with rt.uow(principal.scope) as uow:
         revoked = await users.revoke_user_sessions(
             user_id,
-            _actor(principal),
+            actor_of(principal),
             uow=uow,
             sessions=rt.sessions,
             ctx=event_context(request, principal),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import NoReturn
 from uuid import UUID, uuid4
 
 from redis.asyncio import Redis
@@ -22,12 +24,15 @@ from mss_db import OrgScope, UnitOfWork, UnitOfWorkFactory
 from mss_identity.adapters.keys import TokenIssuer
 from mss_identity.adapters.passwords import PasswordHasher
 from mss_identity.adapters.repository import IdentityRepository
+from mss_identity.adapters.throttles import Lockout, Throttle, UnknownEmailLockouts
 from mss_identity.application.events import user_event
 from mss_identity.domain.errors import (
     AccountLocked,
     AmbiguousAccount,
     InvalidCredentials,
     InvalidMfaCode,
+    InvalidMfaToken,
+    LoginBudgetSpent,
     MfaThrottled,
     OrganizationInactive,
     RefreshTokenReused,
@@ -73,6 +78,14 @@ class MfaChallenge:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiKeyRef:
+    """The API key a token was exchanged from, and the one organization it acts for."""
+
+    key_id: UUID
+    org_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
 class Me:
     """The signed-in user acting on their own account, through the session it is using."""
 
@@ -102,36 +115,64 @@ def _access_token(
     )
 
 
-async def _account(
+@dataclass(frozen=True, slots=True)
+class LoginGuards:
+    """What a login counts in Redis besides the accounts' own lockout: the failed logins of
+    each client address (a slow spray's budget), and the lockout of emails no account has
+    (so that they answer exactly as existing ones do)."""
+
+    failures_per_address: Throttle
+    unknown_emails: UnknownEmailLockouts
+
+
+# The budget of a request whose client address is unknown (no peer): one shared bucket.
+UNKNOWN_ADDRESS = "unknown"
+
+
+async def _memberships(
     repo: IdentityRepository, email: str, organization_id: UUID | None
-) -> tuple[User | None, OrgRef | None]:
-    """The one user the email (within the organization, if named) and its organization."""
-    candidates = await repo.users_by_email(email)
+) -> tuple[list[User], dict[UUID, OrgRef]]:
+    """Every account of the email (within the organization, if named), and their orgs."""
+    users = await repo.users_by_email(email)
     if organization_id is not None:
-        candidates = [u for u in candidates if u.org_id == organization_id]
-    if len(candidates) > 1:
-        orgs = [await repo.org(u.org_id) for u in candidates]
-        raise AmbiguousAccount([o for o in orgs if o is not None])
-    user = candidates[0] if candidates else None
-    return user, await repo.org(user.org_id) if user else None
+        users = [u for u in users if u.org_id == organization_id]
+    orgs: dict[UUID, OrgRef] = {}
+    for user in users:
+        org = await repo.org(user.org_id)
+        if org is not None:
+            orgs[org.id] = org
+    return users, orgs
 
 
-async def _refuse(
-    uow: UnitOfWork, user: User | None, email: str, ctx: EventContext, now: datetime
+async def _verify_each(hasher: PasswordHasher, users: list[User], password: str) -> list[bool]:
+    """The password checked against every account at once, in the hasher's pool.
+
+    Concurrent, so an email of several organizations answers in about the time of one
+    verification (as long as the pool has a worker free for each); an unknown email
+    verifies against the decoy, so it costs what a single account does.
+    """
+    if not users:
+        await hasher.verify(None, password)
+        return []
+    return list(await asyncio.gather(*(hasher.verify(u.password_hash, password) for u in users)))
+
+
+async def _record_failure(
+    uow: UnitOfWork, user: User | None, email: str, ctx: EventContext, lockout: Lockout
 ) -> None:
-    """Record a failed login (and a lock when it is earned), then commit."""
-    locked_until = None
-    attempts = 0
-    if user is not None:
-        attempts, locked_until = await IdentityRepository(uow).fail_login(user.id, now)
+    """The events of a failed login (and of the lock it earned); the caller commits."""
     aggregate_id = user.id if user else uuid4()
     org_id = user.org_id if user else None
     version = user.version if user else 1
     context = ctx.model_copy(update={"user_id": user.id if user else None})
     failures: list[EventData] = [LoginFailed(email=email, reason="invalid_credentials")]
-    if locked_until is not None:
+    if lockout.locked_until is not None:
         failures.append(
-            AccountLockedEvent(email=email, locked_until=locked_until, failed_attempts=attempts)
+            AccountLockedEvent(
+                email=email,
+                locked_until=lockout.locked_until,
+                failed_attempts=lockout.failed_attempts,
+            )
         )
     for data in failures:
         await uow.outbox.add(
@@ -143,7 +184,63 @@ async def _refuse(
                 context=context,
             )
         )
-    await uow.commit()
+
+
+async def _refuse(
+    uow_factory: UnitOfWorkFactory,
+    guards: LoginGuards,
+    users: list[User],
+    email: str,
+    ctx: EventContext,
+    now: datetime,
+) -> NoReturn:
+    """Count the failure against the address and against each account (an email no
+    account has is counted in Redis), commit, and answer 401 as for any failure."""
+    await guards.failures_per_address.spend(ctx.ip_address or UNKNOWN_ADDRESS)
+    async with uow_factory(OrgScope.everything()) as uow:
+        repo = IdentityRepository(uow)
+        for user in users:
+            attempts, locked_until = await repo.fail_login(user.id, now)
+            await _record_failure(uow, user, email, ctx, Lockout(attempts, locked_until))
+        if not users:
+            await _record_failure(
+                uow, None, email, ctx, await guards.unknown_emails.fail(email, now)
+            )
+        await uow.commit()  # the refusal counts although the request fails
+    raise InvalidCredentials()
+
+
+async def _refuse_locked(
+    guards: LoginGuards, locked_until: datetime, ctx: EventContext
+) -> NoReturn:
+    """A locked account (or unknown email) evaluates no password: 423 until it unlocks."""
+    await guards.failures_per_address.spend(ctx.ip_address or UNKNOWN_ADDRESS)
+    raise AccountLocked(locked_until)
+
+
+async def _choose_membership(
+    uow_factory: UnitOfWorkFactory,
+    guards: LoginGuards,
+    candidates: list[User],
+    verified: list[bool],
+    orgs: dict[UUID, OrgRef],
+    email: str,
+    ctx: EventContext,
+    now: datetime,
+) -> NoReturn:
+    """An email of several organizations and no organization named: offer the memberships
+    the password verified for (active, unlocked ones only), or refuse as any failure."""
+    usable = [
+        user
+        for user, ok in zip(candidates, verified, strict=True)
+        if ok and user.can_log_in() and not locked(user, now)
+    ]
+    if usable:
+        raise AmbiguousAccount([orgs[u.org_id] for u in usable if u.org_id in orgs])
+    unlocked = [user for user in candidates if not locked(user, now)]
+    if not unlocked:
+        await _refuse_locked(guards, min(u.locked_until for u in candidates if u.locked_until), ctx)
+    await _refuse(uow_factory, guards, unlocked, email, ctx, now)
 
 
 async def login(
@@ -154,23 +251,34 @@ async def login(
     tokens: TokenIssuer,
     sessions: SessionStore,
     redis: Redis,
+    guards: LoginGuards,
     ctx: EventContext,
 ) -> LoginResult | MfaChallenge:
     """Check the password, then open a session, or ask for the second factor."""
     email = normalize_email(cmd.email)
     now = datetime.now(UTC)
+    # A spent budget refuses before any password is checked, the right one included.
+    retry_after = await guards.failures_per_address.retry_after(ctx.ip_address or UNKNOWN_ADDRESS)
+    if retry_after is not None:
+        raise LoginBudgetSpent(retry_after)
     # Two transactions, read then write: none stays open while argon2 waits for the pool.
     async with uow_factory(OrgScope.everything()) as uow:
-        user, org = await _account(IdentityRepository(uow), email, cmd.organization_id)
+        candidates, orgs = await _memberships(IdentityRepository(uow), email, cmd.organization_id)
     # The hash runs on every path, so timing does not tell which check failed.
-    password_ok = await hasher.verify(user.password_hash if user else None, cmd.password)
-    if user is not None and locked(user, now):
-        assert user.locked_until is not None
-        raise AccountLocked(user.locked_until)
-    if user is None or org is None or not password_ok or not user.can_log_in():
-        async with uow_factory(OrgScope.everything()) as uow:
-            await _refuse(uow, user, email, ctx, now)  # committed: the refusal counts
-        raise InvalidCredentials()
+    verified = await _verify_each(hasher, candidates, cmd.password)
+    if not candidates:
+        unknown = await guards.unknown_emails.state(email)
+        if unknown.locked_until is not None and unknown.locked_until > now:
+            await _refuse_locked(guards, unknown.locked_until, ctx)
+        await _refuse(uow_factory, guards, [], email, ctx, now)
+    if len(candidates) > 1:
+        await _choose_membership(uow_factory, guards, candidates, verified, orgs, email, ctx, now)
+    user, password_ok = candidates[0], verified[0]
+    org = orgs.get(user.org_id)
+    if user.locked_until is not None and locked(user, now):
+        await _refuse_locked(guards, user.locked_until, ctx)
+    if org is None or not password_ok or not user.can_log_in():
+        await _refuse(uow_factory, guards, [user], email, ctx, now)
     if not org.active:
         raise OrganizationInactive()
     if user.mfa_enabled:
@@ -290,7 +398,7 @@ async def complete_mfa(
 ) -> LoginResult:
     raw_user = await redis.get(_mfa_token_key(mfa_token))
     if raw_user is None:
-        raise SessionInvalid()
+        raise InvalidMfaToken()
     user_id = UUID(raw_user.decode() if isinstance(raw_user, bytes) else str(raw_user))
     if await _mfa_throttled(redis, user_id):
         raise MfaThrottled()
@@ -299,13 +407,13 @@ async def complete_mfa(
     user = await repo.user(user_id)
     org = await repo.org(user.org_id) if user else None
     if user is None or org is None or not user.can_log_in() or not org.active:
-        raise SessionInvalid()
+        raise InvalidMfaToken()
     if not await verify_second_factor(uow, user_id, code, now):
         await _count_mfa_attempt(redis, user_id)
         raise InvalidMfaCode()
     # Single use: whoever deletes the token first completes the login.
     if not await redis.delete(_mfa_token_key(mfa_token)):
-        raise SessionInvalid()
+        raise InvalidMfaToken()
     await redis.delete(_mfa_attempts_key(user_id))
     result = await _open_session(
         uow, tokens, sessions, user=user, org=org, ctx=ctx, now=now, amr=["pwd", "mfa"]
@@ -411,9 +519,28 @@ async def refresh(
 
 
 async def logout(
-    session_id: UUID, *, uow: UnitOfWork, sessions: SessionStore, ctx: EventContext
+    session_id: UUID,
+    *,
+    uow: UnitOfWork,
+    sessions: SessionStore,
+    ctx: EventContext,
+    api_key: ApiKeyRef | None = None,
 ) -> None:
+    """End the session of the token used. An API key's token has no session row: its
+    Redis key is all there is, and the key itself lives on."""
+    await sessions.revoke(session_id)
     await end_sessions(uow, sessions, ctx, reason="logout", session_id=session_id)
+    if api_key is not None:
+        await uow.outbox.add(
+            new_event(
+                SessionRevoked(session_id=session_id, reason="logout"),
+                aggregate_id=api_key.key_id,
+                aggregate_type="api_key",
+                organization_id=api_key.org_id,
+                version=1,
+                context=ctx,
+            )
+        )
     await uow.commit()
 
 

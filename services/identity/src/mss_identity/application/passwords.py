@@ -10,9 +10,14 @@ from mss_contracts.events import PasswordChanged
 from mss_db import OrgScope, UnitOfWorkFactory
 from mss_identity.adapters.passwords import PasswordHasher
 from mss_identity.adapters.repository import IdentityRepository
+from mss_identity.adapters.throttles import Throttle
 from mss_identity.application.auth import Me, end_other_sessions
 from mss_identity.application.events import user_event
-from mss_identity.domain.errors import InvalidCredentials, WeakPassword
+from mss_identity.domain.errors import (
+    InvalidCredentials,
+    PasswordAttemptsThrottled,
+    WeakPassword,
+)
 from mss_identity.domain.passwords import password_problem
 from mss_identity.domain.users import User
 
@@ -36,12 +41,21 @@ async def change_password(
     uow_factory: UnitOfWorkFactory,
     hasher: PasswordHasher,
     sessions: SessionStore,
+    attempts: Throttle,
 ) -> None:
+    """Wrong current passwords are counted per user like MFA codes: once the budget is
+    spent, even the right one is refused (429) until the window ends."""
+    subject = str(me.user_id)
+    retry_after = await attempts.retry_after(subject)
+    if retry_after is not None:
+        raise PasswordAttemptsThrottled(retry_after)
     # Two transactions, read then write: none stays open while argon2 waits for the pool.
     async with uow_factory(scope) as uow:
         user = await IdentityRepository(uow).user(me.user_id)
     if user is None or not await hasher.verify(user.password_hash, current):
+        await attempts.spend(subject)
         raise InvalidCredentials()
+    await attempts.reset(subject)
     password_hash = await hash_new_password(new, user, hasher)
     async with uow_factory(scope) as uow:
         await IdentityRepository(uow).set_password(me.user_id, password_hash, datetime.now(UTC))

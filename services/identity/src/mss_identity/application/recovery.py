@@ -20,6 +20,7 @@ from mss_contracts.events import (
 from mss_db import OrgScope, UnitOfWork, UnitOfWorkFactory
 from mss_identity.adapters.passwords import PasswordHasher
 from mss_identity.adapters.repository import IdentityRepository
+from mss_identity.adapters.throttles import Throttle
 from mss_identity.application.auth import end_sessions
 from mss_identity.application.events import user_event, user_updated
 from mss_identity.application.passwords import hash_new_password
@@ -65,12 +66,18 @@ async def add_reset_request(uow: UnitOfWork, user: User, ctx: EventContext, now:
     )
 
 
-async def forgot_password(email: str, *, uow: UnitOfWork, ctx: EventContext) -> None:
-    """Mail a reset link to every active account with this email; silent otherwise."""
+async def forgot_password(
+    email: str, *, uow: UnitOfWork, mails: Throttle, ctx: EventContext
+) -> None:
+    """Mail a reset link to every active account with this email, within each account's
+    budget of mails (a flood of requests is not a flood of mails); silent otherwise, so
+    the answer never tells whether an account exists or was throttled."""
     address = normalize_email(email)
     now = datetime.now(UTC)
     for user in await IdentityRepository(uow).users_by_email(address):
-        if user.status is UserStatus.ACTIVE:
+        if user.status is not UserStatus.ACTIVE:
+            continue
+        if await mails.spend(str(user.id)) <= mails.budget.limit:
             await add_reset_request(uow, user, ctx, now)
     await uow.commit()
 

@@ -22,7 +22,13 @@ from mss_contracts.events import (
     UserInvited,
     new_event,
 )
-from mss_contracts.permissions import OrganizationType, Role, may_grant, role_allowed_in
+from mss_contracts.permissions import (
+    OrganizationType,
+    Role,
+    has_permission,
+    may_grant,
+    role_allowed_in,
+)
 from mss_db import OrgScope, UnitOfWork, UnitOfWorkFactory
 from mss_identity.adapters.passwords import PasswordHasher
 from mss_identity.adapters.repository import IdentityRepository, UserFilter
@@ -36,9 +42,11 @@ from mss_identity.application.recovery import (
 from mss_identity.domain.errors import (
     EmailTaken,
     OrganizationNotFound,
+    ProfileChangeRefused,
     RoleNotAllowed,
     RoleNotGrantable,
     SelfChangeRefused,
+    UpdateNotPermitted,
     UserNotFound,
     UserStateConflict,
 )
@@ -121,18 +129,6 @@ async def ensure_super_admin(
     return BootstrapResult(user_id=user.id, created=True, password=None if password else chosen)
 
 
-async def unlock_user(user_id: UUID, *, uow: UnitOfWork, ctx: EventContext) -> User:
-    """An administrator lifts a lockout; another tenant's user is simply not found."""
-    repo = IdentityRepository(uow)
-    if not await repo.unlock(user_id, datetime.now(UTC)):
-        raise UserNotFound()
-    user = await repo.user(user_id)
-    assert user is not None
-    await uow.outbox.add(user_event(user, AccountUnlocked(email=user.email), ctx))
-    await uow.commit()
-    return user
-
-
 # --- the Users API --------------------------------------------------------------------------
 
 
@@ -179,6 +175,19 @@ async def _managed_user(repo: IdentityRepository, user_id: UUID, actor: Actor) -
         raise UserNotFound()
     if not may_grant(actor.role, user.role):
         raise RoleNotGrantable(user.role)
+    return user
+
+
+async def unlock_user(user_id: UUID, actor: Actor, *, uow: UnitOfWork, ctx: EventContext) -> User:
+    """An administrator lifts a lockout, under the rule of every action on a user: another
+    tenant's user is not found, and a user above the actor is not the actor's to unlock."""
+    repo = IdentityRepository(uow)
+    await _managed_user(repo, user_id, actor)
+    await repo.unlock(user_id, datetime.now(UTC))
+    user = await repo.user(user_id)
+    assert user is not None
+    await uow.outbox.add(user_event(user, AccountUnlocked(email=user.email), ctx))
+    await uow.commit()
     return user
 
 
@@ -279,10 +288,18 @@ async def update_user(
     ctx: EventContext,
 ) -> User:
     """Email (unverified until the mailed link is used), names, role (fit for the org,
-    grantable by the actor), status active/inactive; deactivating ends every session."""
+    grantable by the actor), status active/inactive.
+
+    A change of role or status ends every session of the user at once, so the next request
+    in any service runs with what the user is now (the access token's claims are not read
+    again before it expires). Without `users:update`, a user changes its own names only.
+    """
     now = datetime.now(UTC)
     repo = IdentityRepository(uow)
-    user = await _managed_user(repo, user_id, actor)
+    if has_permission(actor.permissions, "users:update"):
+        user = await _managed_user(repo, user_id, actor)
+    else:
+        user = await _own_profile(repo, user_id, changes, actor)
     values: dict[str, Any] = {}
     changed: list[str] = []
     deactivated = False
@@ -333,10 +350,38 @@ async def update_user(
     if "email" in changed and updated.status is UserStatus.ACTIVE:
         # An invited user's address is verified by accepting the invitation instead.
         await add_verification_request(uow, updated, ctx, now)
-    if deactivated:
-        await end_sessions(uow, sessions, ctx, reason="user_deactivated", user_id=user.id)
+    ending = _sessions_end_because(changed, deactivated=deactivated)
+    if ending is not None:
+        await end_sessions(uow, sessions, ctx, reason=ending, user_id=user.id)
     await uow.commit()
     return updated
+
+
+def _sessions_end_because(changed: list[str], *, deactivated: bool) -> str | None:
+    """Why the user's sessions end after these changes (None: they go on)."""
+    if deactivated:
+        return "user_deactivated"
+    if "role" in changed:
+        return "role_changed"
+    if "status" in changed:
+        return "status_changed"
+    return None
+
+
+async def _own_profile(
+    repo: IdentityRepository, user_id: UUID, changes: UserChanges, actor: Actor
+) -> User:
+    """The caller itself, when it changes only its names (every user may, API.md); anyone
+    else, or any other field, needs `users:update`."""
+    if user_id != actor.user_id:
+        raise UpdateNotPermitted()
+    others = (changes.email, changes.role, changes.status)
+    if any(value is not None for value in others):
+        raise ProfileChangeRefused()
+    user = await repo.locked_user(user_id)
+    if user is None or not actor.scope.allows(user.org_id):
+        raise UserNotFound()
+    return user
 
 
 async def delete_user(

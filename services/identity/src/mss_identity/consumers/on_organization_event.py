@@ -1,7 +1,8 @@
 """Keep identity's organization directory in step with the organization service.
 
-A suspension also ends every live session of the organization's users at once: the
-Redis keys go first, so every service refuses their tokens within the same second.
+A suspension also ends every live session of the organization's users, and every token
+exchanged from its API keys, at once: the Redis keys go first, so every service refuses
+their tokens within the same second.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from mss_contracts.events import (
 )
 from mss_db import UnitOfWork
 from mss_identity.adapters.repository import IdentityRepository
+from mss_identity.application.api_keys import end_key_tokens
 
 BINDINGS = ["organization.*"]
 
@@ -43,6 +45,7 @@ def on_organization_event(sessions: SessionStore) -> Effect:
         )
         if not newer or envelope.type != "organization.suspended":
             return  # a late, older suspension must not end sessions of a reactivated org
+        await end_key_tokens(envelope.aggregate_id, uow=uow, sessions=sessions)
         ended = await repo.revoke_sessions(
             org_id=envelope.aggregate_id, reason="organization_suspended", now=datetime.now(UTC)
         )

@@ -9,15 +9,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from mss_contracts.permissions import INTEGRATION_PERMISSIONS, ROLE_PERMISSIONS, WILDCARD
+from mss_contracts.permissions import (
+    CONCRETE_PERMISSIONS,
+    WILDCARD,
+    OrganizationType,
+    api_key_permissions,
+)
 from mss_identity.domain.errors import InvalidPermissions
 
 KEY_SCHEME = "mssk"
 
-# What a key may carry: any concrete permission of the role matrix, never the wildcard.
-KNOWN_PERMISSIONS: frozenset[str] = frozenset().union(
-    *ROLE_PERMISSIONS.values(), INTEGRATION_PERMISSIONS
-) - {WILDCARD}
+# What a key may carry at most: any concrete permission of the matrix, never the wildcard;
+# its organization's type narrows that further (`fitting_permissions`).
+KNOWN_PERMISSIONS: frozenset[str] = CONCRETE_PERMISSIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,3 +66,13 @@ def checked_permissions(requested: Iterable[str]) -> tuple[str, ...]:
     if unknown:
         raise InvalidPermissions(f"Unknown permissions: {', '.join(unknown)}")
     return tuple(wanted)
+
+
+def fitting_permissions(permissions: Iterable[str], org_type: OrganizationType) -> None:
+    """Refuses permissions no role of the organization's type could hold, integration
+    permissions aside (a customer's key never holds a provider-only permission)."""
+    misfits = sorted(set(permissions) - api_key_permissions(org_type))
+    if misfits:
+        raise InvalidPermissions(
+            f"Not available to a key of a {org_type.value} organization: {', '.join(misfits)}"
+        )

@@ -39,8 +39,19 @@ class AccountLocked(Locked):
         )
 
 
+class LoginBudgetSpent(RateLimited):
+    """This client address has used up its failed logins for the window (a slow spray)."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(
+            "Too many failed logins from this address; try again later",
+            headers={"Retry-After": str(retry_after_s)},
+        )
+
+
 class AmbiguousAccount(Conflict):
-    """The email exists in several organizations and the login named none of them."""
+    """The password verified for several memberships of the email and the login named
+    none of them: only those memberships are offered."""
 
     def __init__(self, choices: Sequence[OrgRef]) -> None:
         super().__init__(
@@ -58,10 +69,17 @@ class OrganizationInactive(Forbidden):
 
 
 class SessionInvalid(Unauthorized):
-    """The refresh or MFA token is unknown, expired, or its session has ended."""
+    """The refresh token is unknown, expired, or its session has ended."""
 
     code = ErrorCode.INVALID_TOKEN
     default_message = "Invalid or expired refresh token"
+
+
+class InvalidMfaToken(Unauthorized):
+    """The `mfaToken` is unknown, expired or already used, or its user can no longer sign in."""
+
+    code = ErrorCode.INVALID_TOKEN
+    default_message = "Invalid or expired MFA token: log in again"
 
 
 class RefreshTokenReused(Unauthorized):
@@ -85,6 +103,16 @@ class MfaThrottled(RateLimited):
         super().__init__(
             "Too many wrong MFA codes; try again later",
             headers={"Retry-After": str(ATTEMPT_WINDOW_S)},
+        )
+
+
+class PasswordAttemptsThrottled(RateLimited):
+    """Too many wrong current passwords at password change, counted like MFA codes."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(
+            "Too many wrong current passwords; try again later",
+            headers={"Retry-After": str(retry_after_s)},
         )
 
 
@@ -145,6 +173,18 @@ class RoleNotGrantable(Forbidden):
 
 class SelfChangeRefused(Conflict):
     pass
+
+
+class UpdateNotPermitted(Forbidden):
+    """Someone else's account, without `users:update` (as the permission check says it)."""
+
+    default_message = "Missing permission users:update"
+
+
+class ProfileChangeRefused(Forbidden):
+    """Without `users:update`, a user changes its own first and last name, nothing else."""
+
+    default_message = "You may change only your own first and last name"
 
 
 class UserStateConflict(InvalidStateTransition):

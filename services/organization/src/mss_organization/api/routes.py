@@ -36,7 +36,7 @@ async def create_organization(
 ) -> Envelope[OrganizationRead]:
     cmd = use.CreateOrganization(
         name=body.name,
-        type=body.type,
+        type=OrganizationType(body.type),
         domain=body.domain,
         sso_enabled=body.sso_enabled,
         settings=body.settings,

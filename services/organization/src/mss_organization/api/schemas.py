@@ -28,7 +28,8 @@ Domain = Field(default=None, max_length=255, pattern=r"^[A-Za-z0-9.-]+\.[A-Za-z]
 class OrganizationCreate(ApiInput):
     name: str = Name
     # Only customer organizations are created through the API; the provider is bootstrapped.
-    type: Literal[OrganizationType.CUSTOMER] = OrganizationType.CUSTOMER
+    # A plain value, not the enum member: a refusal then names `customer`, not a Python repr.
+    type: Literal["customer"] = "customer"
     domain: str | None = Domain
     sso_enabled: bool = False
     settings: OrgSettings = Field(default_factory=OrgSettings)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -18,6 +18,8 @@ from mss_organization.domain.errors import (
 )
 
 NO_ACTIVE_GRANT = "no active technician access grant for this organization"
+# The longest a grant may run (docs/api.md): access is renewed deliberately, never open-ended.
+GRANT_MAX_LIFETIME = timedelta(days=90)
 
 
 class SessionStatus(StrEnum):
@@ -111,7 +113,8 @@ def check_new_grant(
     expires_at: datetime,
     now: datetime,
 ) -> None:
-    """A grant opens a customer organization, to an active technician, until a future time."""
+    """A grant opens a customer organization, to an active technician, until a future time
+    at most GRANT_MAX_LIFETIME away."""
     problems = {}
     if org_type is not OrganizationType.CUSTOMER:
         problems["organizationId"] = "must be a customer organization"
@@ -119,6 +122,8 @@ def check_new_grant(
         problems["technicianId"] = "must be an active technician of the provider organization"
     if expires_at <= now:
         problems["expiresAt"] = "must be in the future"
+    elif expires_at > now + GRANT_MAX_LIFETIME:
+        problems["expiresAt"] = f"must be at most {GRANT_MAX_LIFETIME.days} days from now"
     if problems:
         raise InvalidGrant(problems)
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from pydantic.fields import FieldInfo
 
 from mss_contracts.access import AccessLevel, GrantTerms
-from mss_contracts.api import ApiModel
+from mss_contracts.api import ApiModel, ErrorCode
 from mss_contracts.permissions import OrganizationType, Role
 
 REDACTED = "[REDACTED]"
@@ -357,14 +357,49 @@ class RemoteAccessEnded(EventData):
 class CustomerDataAccessed(EventData):
     """Provider staff read a customer organization's data (writes have their own events).
 
-    The envelope's aggregate is the resource read (type overridden per resource), its
-    organization the customer whose data it is, its metadata who and from where.
+    One event stands for the reads of one actor, customer organization and resource type
+    in one journal window (`mss_service.journal`): `accessCount` reads, from `firstAt` to
+    `lastAt`, that showed `resourceCount` resources in all; `method` and `path` are the
+    first read's. The envelope's aggregate is the resource read when every one of those
+    reads named the same one, else the organization (type overridden per resource); its
+    organization is the customer whose data it is; its metadata says who and from where
+    (as of the first read). Events from before aggregation carry no count: one read each.
     """
 
     method: str
     path: str
     actor_role: Role | None
     resource_count: int = Field(ge=0)
+    access_count: int = Field(default=1, ge=1)
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+
+
+# --- denied actions (ASVS V16.3) -------------------------------------------------------------
+
+
+@event("access.denied", aggregate="user")
+class AccessDenied(EventData):
+    """Requests of one actor refused the same way, aggregated per journal window.
+
+    One event stands for `count` refusals, from `firstAt` to `lastAt`, of one actor in one
+    organization: the same `action` (method and route template, `GET /api/users/{id}`,
+    never a raw path with ids) answered with the same `status` and `code`. `reason` is the
+    first refusal's message; `subject` what an explicit denial names when there is no actor
+    (e.g. the e-mail a refused login tried). The envelope's aggregate is the actor (a fresh
+    id when unknown), its organization the actor's, its metadata who and from where (as of
+    the first refusal). Its type ends in `.denied`: the audit log says `success: false`.
+    """
+
+    action: str = Field(max_length=300)
+    status: int = Field(ge=400, le=599)
+    code: ErrorCode
+    reason: str = Field(max_length=500)
+    actor_role: Role | None = None
+    subject: str | None = Field(default=None, max_length=320)
+    count: int = Field(ge=1)
+    first_at: datetime
+    last_at: datetime
 
 
 # --- security: alerts ----------------------------------------------------------------------

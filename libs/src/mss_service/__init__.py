@@ -28,15 +28,18 @@ from mss_auth.sessions import SessionStore
 from mss_auth.tokens import KeyLoader, TokenVerifier
 from mss_bus.connection import Bus, Topology
 from mss_bus.relay import OutboxRelay
+from mss_contracts.api import ErrorCode
 from mss_contracts.events import EventContext
+from mss_contracts.permissions import Role
 from mss_db.engine import create_engine
 from mss_db.migrations import app_role, head_revision
 from mss_db.uow import UnitOfWorkFactory
 from mss_grants import TableGrantLookup
+from mss_service.denials import DenialJournal
 from mss_service.transparency import AccessJournal
 from mss_settings import PlatformSettings, registry, role_database_url
 from mss_web.context import RequestIdMiddleware, client_address
-from mss_web.handlers import install_error_handlers
+from mss_web.handlers import install_error_handlers, observe_refusals
 
 log = logging.getLogger("mss.service")
 
@@ -79,7 +82,8 @@ class ServiceRuntime:
             trusted_proxies=settings.trusted_proxies,
             grants=TableGrantLookup(self.engine, service, grants_table) if grants_table else None,
         )
-        self.journal = AccessJournal(self.uow)
+        self.journal = AccessJournal(self.uow, window_s=settings.journal_window_s)
+        self.denials = DenialJournal(self.uow, window_s=settings.journal_window_s)
         self._tasks: list[asyncio.Task[None]] = []
         self._head: str | None = None
 
@@ -90,6 +94,42 @@ class ServiceRuntime:
             bus=self.bus,
             service=self.service,
             wake=self.uow.outbox_written,
+        )
+
+    def record_denial(
+        self,
+        request: Request,
+        *,
+        actor_id: UUID | None,
+        org_id: UUID | None,
+        status: int,
+        code: ErrorCode,
+        reason: str,
+        action: str | None = None,
+        actor_role: Role | None = None,
+        subject: str | None = None,
+    ) -> None:
+        """Audit a refusal of someone not signed in (a wrong password or MFA code, a refused
+        login): an `access.denied` event of `org_id`'s chain, aggregated per window.
+
+        `actor_id`/`org_id`: who was refused, when known (None: an unknown account; the
+        event then chains with the platform's). `action` defaults to the method and route
+        template of `request`; `subject` tells apart refusals with no known actor (e.g. the
+        e-mail tried). The caller's address and agent come from `request`. In memory only,
+        like `record_access`: it never changes the answer and costs no round trip.
+        Refusals of a signed-in principal (403, 404, 429) need no call: the shared error
+        handling records them.
+        """
+        self.denials.record(
+            actor_id=actor_id,
+            org_id=org_id,
+            action=action or route_action(request),
+            status=status,
+            code=code,
+            reason=reason,
+            actor_role=actor_role,
+            subject=subject,
+            context=lambda: event_context(request, None).model_copy(update={"user_id": actor_id}),
         )
 
     def spawn(self, coro: Awaitable[None], name: str) -> None:
@@ -228,6 +268,7 @@ def create_service_app(
         if relays:
             runtime.spawn(runtime.relay().run(), "outbox-relay")
         runtime.spawn(runtime.journal.run(), "access-journal")
+        runtime.spawn(runtime.denials.run(), "denial-journal")
         if extra_startup is not None:
             await extra_startup(runtime, app)
         try:
@@ -237,6 +278,7 @@ def create_service_app(
 
     app = FastAPI(title=title, lifespan=lifespan, docs_url=None, redoc_url=None)
     install_error_handlers(app)
+    observe_refusals(app, record_refusal)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health_router(lambda request: request.app.state.runtime))
     for router in routers:
@@ -294,4 +336,29 @@ def event_context(request: Request, principal: Principal | None) -> EventContext
         correlation_id=correlation,
         ip_address=client_address(request.scope, runtime_.settings.trusted_proxies),
         user_agent=request.headers.get("user-agent"),
+    )
+
+
+def route_action(request: Request) -> str:
+    """`GET /api/users/{id}`: the method and the matched route's template, never the ids."""
+    template = getattr(request.scope.get("route"), "path", None)
+    return f"{request.method} {template if isinstance(template, str) else '(no route)'}"
+
+
+def record_refusal(request: Request, status: int, code: ErrorCode, message: str) -> None:
+    """The shared error handling's observer (403, 404, 429): a signed-in principal's refusal
+    joins the denial journal. Nobody signed in: the authenticating service records its own
+    refusals (`ServiceRuntime.record_denial`)."""
+    principal = request.scope.get("state", {}).get("principal")
+    if not isinstance(principal, Principal):
+        return
+    runtime(request).denials.record(
+        actor_id=principal.user_id,
+        org_id=principal.org_id,
+        action=route_action(request),
+        status=status,
+        code=code,
+        reason=message,
+        actor_role=principal.role,
+        context=lambda: event_context(request, principal),
     )

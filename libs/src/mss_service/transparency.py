@@ -1,19 +1,20 @@
 """Access transparency: provider staff's reads of customer data, journaled for the customer.
 
-Every read by a provider user of a customer organization's data becomes a
-`customer_data.accessed` event in that organization's audit log (writes have their own
-domain events). Requests only append to an in-memory journal; a background task writes
-the journal to the outbox in batches, so a read costs no extra database round trip.
-A hard crash loses at most one flush interval of entries; a graceful stop flushes them.
+Every read by a provider user of a customer organization's data is counted in a
+`customer_data.accessed` event of that organization's audit log (writes have their own
+domain events): one event per (actor, organization, resource type) per journal window,
+carrying how many reads it stands for and the first and last time (`mss_service.journal`).
+The first read of a key reaches the outbox at the next flush (250 ms); a flood of reads
+costs one event per key per window. Requests only update an in-memory count, so a read
+costs no database round trip.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import NamedTuple
 from uuid import UUID
 
 from fastapi import Request
@@ -21,35 +22,37 @@ from prometheus_client import Counter as Metric
 
 from mss_auth.principal import Principal
 from mss_contracts.events import CustomerDataAccessed, EventContext, EventEnvelope, new_event
-from mss_contracts.permissions import OrganizationType
-from mss_db.scope import OrgScope
-from mss_db.uow import UnitOfWorkFactory
-
-log = logging.getLogger("mss.transparency")
+from mss_contracts.permissions import OrganizationType, Role
+from mss_service.journal import Tally, WindowedJournal
 
 DROPPED = Metric(
     "mss_access_journal_dropped_total",
-    "Access-transparency entries dropped because the journal was full (database down)",
+    "Access-transparency reads dropped because the journal was full (database down)",
 )
 
 
-class AccessJournal:
-    """Bounded in-memory journal of access events, flushed to the outbox in batches."""
+class AccessKey(NamedTuple):
+    """What one `customer_data.accessed` event aggregates over."""
 
-    def __init__(
-        self,
-        uow: UnitOfWorkFactory,
-        *,
-        flush_interval_s: float = 0.25,
-        max_batch: int = 500,
-        capacity: int = 50_000,
-    ) -> None:
-        self._uow = uow
-        self._interval = flush_interval_s
-        self._max_batch = max_batch
-        self._pending: deque[EventEnvelope] = deque()
-        self._capacity = capacity
-        self._ready = asyncio.Event()
+    actor_id: UUID
+    org_id: UUID
+    resource_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """What the event tells of the first read it stands for."""
+
+    method: str
+    path: str
+    actor_role: Role | None
+
+
+class AccessJournal(WindowedJournal[AccessKey, Read]):
+    """Provider reads of customer data, counted per actor, organization and resource type."""
+
+    name = "access journal"
+    dropped = DROPPED
 
     def record(
         self,
@@ -61,69 +64,48 @@ class AccessJournal:
         org_ids: Iterable[UUID],
         resource_id: UUID | None = None,
     ) -> int:
-        """Journal a read of `org_ids`' data (one entry per customer org); returns how many.
+        """Count a read of `org_ids`' data (once per customer org); returns how many orgs.
 
-        `context` is built only when there is something to journal: customers' own reads,
-        the common case, cost nothing here.
+        `context` is built only for the first read of an event: customers' own reads, the
+        common case, cost nothing here.
         """
         if principal.org_type is not OrganizationType.MSS_PROVIDER:
             return 0
         counts = Counter(org for org in org_ids if org != principal.org_id)
         if not counts:
             return 0
-        caused_by = context()
-        for org_id, count in counts.items():
-            self._append(
-                new_event(
-                    CustomerDataAccessed(
-                        method=request.method,
-                        path=request.url.path,
-                        actor_role=principal.role,
-                        resource_count=count,
-                    ),
-                    aggregate_id=resource_id or org_id,
-                    aggregate_type=resource_type,
-                    organization_id=org_id,
-                    version=1,
-                    context=caused_by,
-                )
+        read = Read(method=request.method, path=request.url.path, actor_role=principal.role)
+        built: list[EventContext] = []
+
+        def caused_by() -> EventContext:
+            if not built:
+                built.append(context())
+            return built[0]
+
+        for org_id, shown in counts.items():
+            self.note(
+                AccessKey(principal.user_id, org_id, resource_type),
+                sample=read,
+                context=caused_by,
+                weight=shown,
+                subject=resource_id,
             )
         return len(counts)
 
-    def _append(self, envelope: EventEnvelope) -> None:
-        if len(self._pending) >= self._capacity:
-            self._pending.popleft()
-            DROPPED.inc()
-            log.error("access journal full: oldest entry dropped")
-        self._pending.append(envelope)
-        if len(self._pending) >= self._max_batch:
-            self._ready.set()
-
-    @property
-    def pending(self) -> int:
-        return len(self._pending)
-
-    async def flush(self) -> None:
-        """Write everything journaled so far; on failure the entries stay for the next try."""
-        while self._pending:
-            batch = [self._pending[i] for i in range(min(self._max_batch, len(self._pending)))]
-            async with self._uow(OrgScope.everything()) as uow:
-                await uow.outbox.add_all(batch)
-                await uow.commit()
-            for _ in batch:
-                self._pending.popleft()
-
-    async def run(self) -> None:
-        try:
-            while True:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._interval):
-                        await self._ready.wait()
-                self._ready.clear()
-                try:
-                    await self.flush()
-                except Exception:
-                    log.exception("access journal flush failed; retrying")
-        finally:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self.flush())
+    def event_for(self, key: AccessKey, tally: Tally[Read]) -> EventEnvelope:
+        return new_event(
+            CustomerDataAccessed(
+                method=tally.sample.method,
+                path=tally.sample.path,
+                actor_role=tally.sample.actor_role,
+                resource_count=tally.weight,
+                access_count=tally.count,
+                first_at=tally.first,
+                last_at=tally.last,
+            ),
+            aggregate_id=tally.only_subject or key.org_id,
+            aggregate_type=key.resource_type,
+            organization_id=key.org_id,
+            version=1,
+            context=tally.context,
+        )

@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -37,6 +37,9 @@ class PlatformSettings(BaseSettings):
     db_pool_size: int = 10
     # Only these peers may set X-Real-IP (the gateway); anyone else's header is ignored.
     trusted_proxies: list[str] = ["127.0.0.1", "::1"]
+    # The window of the access and denial journals (mss_service.journal): at most one
+    # audit event per key (actor, organization, resource type or action) per window.
+    journal_window_s: float = Field(default=10.0, gt=0, le=3600)
 
     @property
     def secrets_dir(self) -> Path:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +32,34 @@ _STATUS_CODES: dict[int, tuple[ErrorCode, str]] = {
 }
 
 
+# The answers that refuse a caller what it asked for (ASVS V16.3: denied actions are
+# audited): missing permission, another tenant's or an unknown id, too many requests.
+REFUSALS = frozenset({403, 404, 429})
+
+# `observer(request, status, code, message)`, called for every refusal the app answers.
+RefusalObserver = Callable[[Request, int, ErrorCode, str], None]
+
+
+def observe_refusals(app: FastAPI, observer: RefusalObserver) -> None:
+    """Let `observer` hear of every 403, 404 and 429 the app answers, as it answers.
+
+    The observer runs on the request path: it must be cheap (no I/O). Whatever it does, the
+    answer is the same: an exception it raises is logged, never sent.
+    """
+    app.state.refusal_observer = observer
+
+
+def _tell_refusal(request: Request, status: int, code: ErrorCode, message: str) -> None:
+    app = request.scope.get("app")
+    observer = getattr(getattr(app, "state", None), "refusal_observer", None)
+    if observer is None:
+        return
+    try:
+        observer(request, status, code, message)
+    except Exception:
+        log.exception("recording a refusal of %s %s failed", request.method, request.url.path)
+
+
 def error_response(
     request: Request,
     *,
@@ -41,6 +69,8 @@ def error_response(
     details: dict[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
+    if status in REFUSALS:
+        _tell_refusal(request, status, code, message)
     body = ErrorBody(
         error=message,
         code=code,

@@ -54,8 +54,9 @@ log = logging.getLogger("mss.service")
 
 Check = Callable[[], Awaitable[None]]
 R = TypeVar("R", bound=BaseModel)
-# Connections of the projection stores' own pool (see mss_projections.source).
-PROJECTION_STORE_POOL = 2
+# The projection stores' own pool (see mss_projections.source): one connection kept, two at
+# most; it opens on a process's first miss, so a process that never misses holds none.
+PROJECTION_STORE_POOL = 1
 
 
 class ServiceRuntime:

@@ -2,8 +2,8 @@
 
 Idempotent: creates the database named by MSS_DATABASE_URL when missing, one schema and
 two roles per service (owner and app), runs every Alembic migration as the owner,
-makes sure identity has a signing key, then creates the provider organization and its
-first super admin.
+makes sure identity has a signing key and the platform its service-token key, then creates
+the provider organization and its first super admin.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from alembic import command
 
 from mss_db.migrations import alembic_config
 from mss_db.provision import ensure_database, ensure_service_schema
-from mss_settings import PlatformSettings, admin_database_url, registry
+from mss_settings import PlatformSettings, admin_database_url, registry, service_token_secret
 
 
 def migrate(settings: PlatformSettings) -> None:
@@ -53,6 +53,9 @@ def main() -> None:
     args = parser.parse_args()
     settings = PlatformSettings()
     migrate(settings)
+    # Before any service starts, so that every process of this host reads the same key.
+    service_token_secret(settings)
+    print("  service-token key in place")
     if not args.no_bootstrap:
         bootstrap()
 

@@ -12,6 +12,7 @@ from uuid import UUID
 from fastapi import Depends, Request
 
 from mss_auth.principal import Principal
+from mss_auth.service_tokens import ServiceTokens
 from mss_auth.sessions import SessionStore
 from mss_auth.tokens import KeysUnavailable, TokenError, TokenVerifier
 from mss_contracts.api import ErrorCode
@@ -36,13 +37,15 @@ class AuthRuntime:
     """What the auth dependencies need; set as `app.state.auth` by each service.
 
     `grants`: the service's view of technician access grants; without one, technicians
-    see only their own provider organization.
+    see only their own provider organization. `service_tokens`: what the internal
+    routes verify; without it they refuse every call.
     """
 
     verifier: TokenVerifier
     sessions: SessionStore
     trusted_proxies: list[str]
     grants: GrantLookup | None = None
+    service_tokens: ServiceTokens | None = None
 
 
 def bearer_token(request: Request) -> str | None:
@@ -153,6 +156,24 @@ def authenticated(
     *, during_enrollment: bool = False, api_keys: bool = False
 ) -> Callable[..., Awaitable[Principal]]:
     return Authenticated(during_enrollment=during_enrollment, api_keys=api_keys)
+
+
+class ServiceCaller:
+    """`Depends(ServiceCaller())` on every `/internal/...` route: a service token for this
+    service, nothing else (a user's token is refused); returns the calling service."""
+
+    async def __call__(self, request: Request) -> str:
+        tokens = request.app.state.auth.service_tokens
+        token = bearer_token(request)
+        if token is None or tokens is None:
+            raise Unauthorized("Service token required", headers=_CHALLENGE)
+        try:
+            caller: str = tokens.verify(token)
+        except TokenError as exc:
+            raise Unauthorized(
+                "Invalid or expired service token", code=ErrorCode.INVALID_TOKEN, headers=_CHALLENGE
+            ) from exc
+        return caller
 
 
 def refuse_pending_enrollment(principal: Principal) -> None:

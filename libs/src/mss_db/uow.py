@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self, TypeVar
+from uuid import UUID
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -44,6 +45,42 @@ class Outbox:
         self.added += len(envelopes)
 
 
+T = TypeVar("T")
+
+
+class Projection(Protocol):
+    """A local projection's way back to the owner of its entities.
+
+    `find` loads the entity from the local table; when it is missing (or `accept` refuses
+    what is there), the owner is asked once and the load repeated
+    (`mss_projections.ProjectionSource`).
+    """
+
+    async def find(
+        self,
+        entity_id: UUID,
+        load: Callable[[], Awaitable[T | None]],
+        *,
+        accept: Callable[[T], bool] | None = None,
+    ) -> T | None: ...
+
+
+class LocalOnly:
+    """No owner to ask (tools, and tests that seed the projection): the table as it is."""
+
+    async def find(
+        self,
+        entity_id: UUID,
+        load: Callable[[], Awaitable[T | None]],
+        *,
+        accept: Callable[[T], bool] | None = None,
+    ) -> T | None:
+        return await load()
+
+
+LOCAL_ONLY = LocalOnly()
+
+
 class UnitOfWork:
     """`async with factory(scope) as uow:` … `await uow.commit()` once, at the end.
 
@@ -52,12 +89,18 @@ class UnitOfWork:
     """
 
     def __init__(
-        self, engine: AsyncEngine, schema: str, scope: OrgScope, wake: asyncio.Event | None
+        self,
+        engine: AsyncEngine,
+        schema: str,
+        scope: OrgScope,
+        wake: asyncio.Event | None,
+        projections: dict[str, Projection] | None = None,
     ) -> None:
         self._engine = engine
         self._schema = schema
         self._scope = scope
         self._wake = wake
+        self._projections = projections or {}
         self._conn: AsyncConnection | None = None
         self._outbox: Outbox | None = None
 
@@ -80,6 +123,10 @@ class UnitOfWork:
     @property
     def schema(self) -> str:
         return self._schema
+
+    def projection(self, name: str) -> Projection:
+        """The way back to the owner of projection `name` (a table), or the table alone."""
+        return self._projections.get(name, LOCAL_ONLY)
 
     async def __aenter__(self) -> Self:
         self._conn = await self._engine.connect()
@@ -108,12 +155,17 @@ class UnitOfWork:
 
 
 class UnitOfWorkFactory:
-    """Builds units of work for one service schema; shares the relay's wake-up signal."""
+    """Builds units of work for one service schema; shares the relay's wake-up signal.
+
+    `projections`: the service's projections that can ask their owner on a miss, by
+    table name (`ServiceRuntime.project` registers them).
+    """
 
     def __init__(self, engine: AsyncEngine, schema: str) -> None:
         self.engine = engine
         self.schema = schema
         self.outbox_written = asyncio.Event()
+        self.projections: dict[str, Projection] = {}
 
     def __call__(self, scope: OrgScope) -> UnitOfWork:
-        return UnitOfWork(self.engine, self.schema, scope, self.outbox_written)
+        return UnitOfWork(self.engine, self.schema, scope, self.outbox_written, self.projections)

@@ -1,4 +1,9 @@
-"""Answer a technician's granted organizations from a table of grants."""
+"""Answer a technician's granted organizations from a table of grants.
+
+The organization service reads its own grants table. Every other service reads its
+projection, refreshed from the owner first (`RefreshedGrantLookup`): a grant made a moment
+ago, whose event is still on its way, counts on the technician's next request.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mss_contracts.access import GrantTerms
+from mss_contracts.internal import TechnicianGrants
 from mss_db.scope import OrgScope, apply_scope
+from mss_projections import ProjectionSource
 
 
 class TableGrantLookup:
@@ -38,6 +45,31 @@ class TableGrantLookup:
             return frozenset(
                 row.org_id for row in rows if _terms(row._mapping).refusal(now=now, ip=ip) is None
             )
+
+
+class RefreshedGrantLookup:
+    """A projection's lookup that asks the owner for the technician's grants first.
+
+    At most one fetch per technician per `ProjectionSource` interval (2 s) and process,
+    shared by concurrent requests, so a busy technician costs the owner one small read
+    every two seconds per process. Worst case: a grant made less than the interval after
+    this process last refreshed the technician counts once its `granted` event is applied
+    (normally within tens of milliseconds) or at the first request after the interval,
+    whichever comes first, so never later than 2 s while the owner is up. A revocation
+    travels the same two ways. When the owner does not answer, the projection answers as
+    the events left it: a grant it has not heard of does not count (fail closed), and
+    what it holds was true when its event was written.
+    """
+
+    def __init__(self, table: TableGrantLookup, source: ProjectionSource[TechnicianGrants]) -> None:
+        self._table = table
+        self._source = source
+
+    async def granted_orgs(
+        self, technician_id: UUID, *, ip: str | None, now: datetime
+    ) -> frozenset[UUID]:
+        await self._source.fetch(technician_id)
+        return await self._table.granted_orgs(technician_id, ip=ip, now=now)
 
 
 def _terms(row: Any) -> GrantTerms:

@@ -12,38 +12,54 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_fastapi_instrumentator import Instrumentator
+from pydantic import BaseModel
 from redis.asyncio import Redis
 from sqlalchemy import text
 
-from mss_auth.dependencies import AuthRuntime
+from mss_auth.dependencies import AuthRuntime, GrantLookup
 from mss_auth.jwks import http_jwks_loader
 from mss_auth.principal import Principal
+from mss_auth.service_tokens import ServiceTokens
 from mss_auth.sessions import SessionStore
 from mss_auth.tokens import KeyLoader, TokenVerifier
 from mss_bus.connection import Bus, Topology
 from mss_bus.relay import OutboxRelay
 from mss_contracts.api import ErrorCode
 from mss_contracts.events import EventContext
+from mss_contracts.internal import TechnicianGrants
 from mss_contracts.permissions import Role
 from mss_db.engine import create_engine
 from mss_db.migrations import app_role, head_revision
-from mss_db.uow import UnitOfWorkFactory
-from mss_grants import TableGrantLookup
+from mss_db.uow import UnitOfWork, UnitOfWorkFactory
+from mss_grants import (
+    GRANTS_OWNER,
+    GRANTS_PATH,
+    RefreshedGrantLookup,
+    TableGrantLookup,
+    record_technician_grants,
+)
+from mss_grants import TABLE as GRANT_PROJECTION
+from mss_projections import OwnerClient, ProjectionSource
+from mss_projections.source import INTERVAL_S
 from mss_service.denials import DenialJournal
 from mss_service.transparency import AccessJournal
-from mss_settings import PlatformSettings, registry, role_database_url
+from mss_settings import PlatformSettings, registry, role_database_url, service_token_secret
 from mss_web.context import RequestIdMiddleware, client_address
 from mss_web.handlers import install_error_handlers, observe_refusals
 
 log = logging.getLogger("mss.service")
 
 Check = Callable[[], Awaitable[None]]
+R = TypeVar("R", bound=BaseModel)
+# The projection stores' own pool (see mss_projections.source): one connection kept, two at
+# most; it opens on a process's first miss, so a process that never misses holds none.
+PROJECTION_STORE_POOL = 1
 
 
 class ServiceRuntime:
@@ -57,16 +73,24 @@ class ServiceRuntime:
         service_dir: Path,
         key_loader: KeyLoader | None = None,
         grants_table: str | None = None,
+        grant_projection: bool = False,
     ) -> None:
-        """`grants_table`: the table of this service's schema that answers technicians'
-        grants (the organization service's own grants, or another's projection of them)."""
+        """Technicians' scope widens by their grants: `grants_table` names the owner's own
+        table (the organization service); `grant_projection` keeps the `technician_grants`
+        projection, refreshed from the owner (every other service that scopes them)."""
         self.service = service
         self.settings = settings
         self.service_dir = service_dir
-        self.engine = create_engine(
-            role_database_url(settings, app_role(service)), pool_size=settings.db_pool_size
-        )
+        database_url = role_database_url(settings, app_role(service))
+        self.engine = create_engine(database_url, pool_size=settings.db_pool_size)
         self.uow = UnitOfWorkFactory(self.engine, service)
+        self.service_tokens = ServiceTokens(
+            service_token_secret(settings), service=service, callers=frozenset(registry.names())
+        )
+        self.owners = OwnerClient(settings=settings, tokens=self.service_tokens)
+        self._store_engine = create_engine(database_url, pool_size=PROJECTION_STORE_POOL)
+        self._projection_store = UnitOfWorkFactory(self._store_engine, service)
+        self._projection_store.outbox_written = self.uow.outbox_written
         self.redis: Redis = Redis.from_url(
             settings.redis_url, socket_timeout=2, socket_connect_timeout=2
         )
@@ -80,12 +104,54 @@ class ServiceRuntime:
             ),
             sessions=self.sessions,
             trusted_proxies=settings.trusted_proxies,
-            grants=TableGrantLookup(self.engine, service, grants_table) if grants_table else None,
+            grants=self._grant_lookup(grants_table, grant_projection),
+            service_tokens=self.service_tokens,
         )
         self.journal = AccessJournal(self.uow, window_s=settings.journal_window_s)
         self.denials = DenialJournal(self.uow, window_s=settings.journal_window_s)
         self._tasks: list[asyncio.Task[None]] = []
         self._head: str | None = None
+
+    def project(
+        self,
+        table: str,
+        *,
+        owner: str,
+        path: str,
+        record: type[R],
+        apply: Callable[[UnitOfWork, R], Awaitable[object]],
+        interval_s: float = INTERVAL_S,
+    ) -> ProjectionSource[R]:
+        """Let projection `table` fill a miss from `owner`'s internal `path` (`{id}`):
+        `uow.projection(table).find(...)` then asks it, and `apply` stores the record
+        (the projection's version-guarded write, the one its consumer uses)."""
+        source = ProjectionSource(
+            owner=owner,
+            path=path,
+            record=record,
+            apply=apply,
+            owners=self.owners,
+            store=self._projection_store,
+            interval_s=interval_s,
+        )
+        self.uow.projections[table] = source
+        return source
+
+    def _grant_lookup(self, table: str | None, projection: bool) -> GrantLookup | None:
+        if table is not None:
+            return TableGrantLookup(self.engine, self.service, table)
+        if not projection:
+            return None
+        source = self.project(
+            GRANT_PROJECTION,
+            owner=GRANTS_OWNER,
+            path=GRANTS_PATH,
+            record=TechnicianGrants,
+            apply=record_technician_grants,
+        )
+        return RefreshedGrantLookup(
+            TableGrantLookup(self.engine, self.service, GRANT_PROJECTION), source
+        )
 
     def relay(self) -> OutboxRelay:
         return OutboxRelay(
@@ -155,6 +221,8 @@ class ServiceRuntime:
                 await task
         await self.bus.close()
         await self.redis.aclose()
+        await self.owners.aclose()
+        await self._store_engine.dispose()
         await self.engine.dispose()
 
     # --- health ------------------------------------------------------------------------

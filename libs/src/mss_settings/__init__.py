@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -40,6 +41,11 @@ class PlatformSettings(BaseSettings):
     # The window of the access and denial journals (mss_service.journal): at most one
     # audit event per key (actor, organization, resource type or action) per window.
     journal_window_s: float = Field(default=10.0, gt=0, le=3600)
+    # The key of the service tokens one service shows another's /internal/ routes (HS256).
+    # Unset: generated once into the secrets dir, which every process of a host shares.
+    service_token_secret: SecretStr | None = None
+    # How long a projection miss waits for the owner's internal endpoint, in all.
+    internal_timeout_s: float = 1.0
 
     @property
     def secrets_dir(self) -> Path:
@@ -53,6 +59,15 @@ class PlatformSettings(BaseSettings):
     def jwks(self) -> str:
         return self.jwks_url or f"http://127.0.0.1:{self.port('identity')}/.well-known/jwks.json"
 
+    def internal_url(self, service: str) -> str:
+        """Where this process reaches a service's API for internal reads.
+
+        `MSS_<SERVICE>_INTERNAL_URL` (compose and k8s name the service's host), else the
+        loopback address and the registry's port, shifted by the offset.
+        """
+        override = os.environ.get(f"MSS_{service.upper()}_INTERNAL_URL")
+        return (override or f"http://127.0.0.1:{self.port(service)}").rstrip("/")
+
 
 def db_role_password(settings: PlatformSettings, role: str) -> SecretStr:
     """The password of a service DB role: generated once into the secrets dir."""
@@ -61,6 +76,30 @@ def db_role_password(settings: PlatformSettings, role: str) -> SecretStr:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         path.write_text(secrets.token_urlsafe(32))
         path.chmod(0o600)
+    return SecretStr(path.read_text().strip())
+
+
+def service_token_secret(settings: PlatformSettings) -> SecretStr:
+    """The platform-internal key of service tokens: `MSS_SERVICE_TOKEN_SECRET`, else the
+    file `secrets/service-token-key`, generated once (provisioning does it before any
+    service starts; the exclusive create keeps two first starts from writing two keys)."""
+    if settings.service_token_secret is not None:
+        value = settings.service_token_secret.get_secret_value()
+        if len(value) < 32:
+            raise ValueError("MSS_SERVICE_TOKEN_SECRET must be at least 32 characters")
+        return settings.service_token_secret
+    path = settings.secrets_dir / "service-token-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        draft.write_text(secrets.token_urlsafe(48))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)  # atomic, and refused when another process won the race
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return SecretStr(path.read_text().strip())
 
 

@@ -161,7 +161,16 @@ def processes(offset: int | None = None) -> tuple[Process, ...]:
 
 def import_linter_config() -> str:
     """import-linter's contracts, written from the registry for each lint run."""
-    libs = ["mss_settings", "mss_db", "mss_bus", "mss_auth", "mss_web", "mss_service", "mss_grants"]
+    libs = [
+        "mss_settings",
+        "mss_db",
+        "mss_bus",
+        "mss_auth",
+        "mss_web",
+        "mss_service",
+        "mss_grants",
+        "mss_projections",
+    ]
     packages = [spec.package for spec in services()]
     ours = ["mss_contracts", *libs, *packages]
 

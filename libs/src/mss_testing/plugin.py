@@ -35,6 +35,10 @@ from mss_testing.infra import InfraUrls, infrastructure
 ROOT = Path(__file__).resolve().parents[3]
 # Consumers the tests start under names of their own (queues to clean up as well).
 TEST_CONSUMERS = ("audit-limit",)
+# Where the services under test reach each other's internal endpoints unless a test mounts
+# the owner's app (`serving`): nothing listens on port 1, so a miss finds its owner down at
+# once, and never a platform that happens to run on this machine.
+UNREACHABLE_OWNER = "http://127.0.0.1:1"
 
 
 @pytest.fixture(scope="session")
@@ -70,6 +74,10 @@ def platform_settings(
         "MSS_ENV": "test",
         # Tests hash many passwords: keep OWASP's minimum, not more.
         "MSS_PASSWORD_HASH_WORKERS": "2",
+        **{f"MSS_{name.upper()}_INTERNAL_URL": UNREACHABLE_OWNER for name in registry.names()},
+        # An owner mounted in-process answers its first miss cold (its first connections),
+        # on a machine the tests share: room for that, where production allows 1 s.
+        "MSS_INTERNAL_TIMEOUT_S": "5",
     }
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
@@ -229,6 +237,14 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
             yield client
+
+
+@asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[httpx.ASGITransport]:
+    """The app with its lifespan, as a transport: `runtime.owners.mount(owner, transport)`
+    makes another service's projection misses reach this real app in-process."""
+    async with app.router.lifespan_context(app):
+        yield httpx.ASGITransport(app=app, client=("127.0.0.1", 50001))
 
 
 def dsn(url: str) -> str:

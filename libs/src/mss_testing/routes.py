@@ -10,10 +10,11 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
-from mss_auth.dependencies import Authenticated, PermissionCheck
+from mss_auth.dependencies import Authenticated, PermissionCheck, ServiceCaller
 from mss_service import PUBLIC_PATHS
 
 SIGNED_IN = "(any signed-in user)"
+SERVICE_TOKEN = "(service token)"
 
 
 def _checks(dependant: Dependant) -> Iterator[str]:
@@ -22,6 +23,8 @@ def _checks(dependant: Dependant) -> Iterator[str]:
             yield " | ".join(dependency.call.permissions)
         elif isinstance(dependency.call, Authenticated):
             yield SIGNED_IN
+        elif isinstance(dependency.call, ServiceCaller):
+            yield SERVICE_TOKEN
         yield from _checks(dependency)
 
 

@@ -9,7 +9,6 @@ from fastapi import FastAPI
 from mss_audit.api.routes import router
 from mss_audit.config import SERVICE, SERVICE_DIR, AuditSettings
 from mss_auth.tokens import KeyLoader
-from mss_grants.projection import TABLE as GRANTS_TABLE
 from mss_service import ServiceRuntime, create_service_app
 
 
@@ -19,7 +18,8 @@ def build_runtime(key_loader: KeyLoader | None = None) -> ServiceRuntime:
         settings=AuditSettings(),
         service_dir=SERVICE_DIR,
         key_loader=key_loader,
-        grants_table=GRANTS_TABLE,
+        # Technicians' scope: the grants projection, refreshed from the organization service.
+        grant_projection=True,
     )
 
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from mss_identity.adapters.keys import KeyRing, TokenIssuer
 from mss_identity.adapters.passwords import PasswordHasher
 from mss_identity.api.api_keys import router as api_keys_router
+from mss_identity.api.internal import router as internal_router
 from mss_identity.api.routes import router
 from mss_identity.api.runtime import IdentityRuntime
 from mss_identity.api.users import router as users_router
@@ -48,5 +49,5 @@ def create_app(
         title="MSS identity service",
         runtime_factory=runtime_factory,
         run_relay=run_relay,
-        routers=[router, users_router, api_keys_router],
+        routers=[router, users_router, api_keys_router, internal_router],
     )

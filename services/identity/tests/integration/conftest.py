@@ -9,27 +9,38 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mss_auth.tokens import KeyLoader
 from mss_db import OrgScope
 from mss_identity.adapters.passwords import PasswordHasher
 from mss_identity.adapters.repository import IdentityRepository
 from mss_identity.application.users import ensure_super_admin
 from mss_identity.main import build_runtime, create_app
+from mss_organization.main import build_runtime as organization_runtime
+from mss_organization.main import create_app as organization_app
 from mss_service import ServiceRuntime
 from mss_settings import PlatformSettings
-from mss_testing.plugin import Account, AccountFactory, running
+from mss_testing.plugin import Account, AccountFactory, running, serving
 
 
 @pytest.fixture
 async def client(
-    request: pytest.FixtureRequest, platform_settings: PlatformSettings, signing_keys_dir: Path
+    request: pytest.FixtureRequest,
+    platform_settings: PlatformSettings,
+    signing_keys_dir: Path,
+    key_loader: KeyLoader,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The identity app, its lifespan running, behind an in-process HTTP client.
 
-    Modules marked `keep_outbox` run it without the relay: their events stay in
+    The organization service's real app answers its directory misses (in-process, without
+    its relay): an organization no test made is unknown there too, as in production.
+    Modules marked `keep_outbox` run identity without the relay: their events stay in
     identity.outbox, where the tests read them.
     """
     relay = request.node.get_closest_marker("keep_outbox") is None
-    async with running(create_app(run_relay=relay)) as c:
+    app = create_app(run_relay=relay)
+    owner = organization_app(lambda: organization_runtime(key_loader), run_relay=False)
+    async with serving(owner) as organization, running(app) as c:
+        app.state.runtime.owners.mount("organization", organization)
         yield c
 
 

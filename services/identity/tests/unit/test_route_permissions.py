@@ -1,7 +1,7 @@
 """Every identity route checks the documented permission or is explicitly public (API.md)."""
 
 from mss_identity.main import create_app
-from mss_testing.routes import SIGNED_IN, route_permissions, undeclared
+from mss_testing.routes import SERVICE_TOKEN, SIGNED_IN, route_permissions, undeclared
 
 PUBLIC = {
     ("POST", "/api/auth/login"),
@@ -40,6 +40,8 @@ EXPECTED = {
     ("GET", "/api/api-keys"): {"api_keys:manage"},
     ("POST", "/api/api-keys"): {"api_keys:manage"},
     ("DELETE", "/api/api-keys/{id}"): {"api_keys:manage"},
+    # Internal read for other services' projections: a service token, nothing else.
+    ("GET", "/internal/users/{id}"): {SERVICE_TOKEN},
 }
 
 

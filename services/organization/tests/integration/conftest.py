@@ -6,6 +6,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -16,11 +17,12 @@ from mss_auth.tokens import KeyLoader
 from mss_bus.consumer import apply_once
 from mss_contracts.events import EventContext, UserCreated, new_event
 from mss_contracts.permissions import OrganizationType, Role
+from mss_identity.main import create_app as identity_app
 from mss_organization.consumers.on_user_event import on_user_event
 from mss_organization.main import build_runtime, create_app
 from mss_service import ServiceRuntime
 from mss_settings import PlatformSettings
-from mss_testing.plugin import TokenFactory, running
+from mss_testing.plugin import TokenFactory, running, serving
 
 Headers = dict[str, str]
 HeadersFor = Callable[..., Awaitable[Headers]]
@@ -45,10 +47,16 @@ async def org_runtime(
 
 @pytest.fixture
 async def client(
-    platform_settings: PlatformSettings, key_loader: KeyLoader
+    platform_settings: PlatformSettings, key_loader: KeyLoader, signing_keys_dir: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The app without its relay: events stay in organization.outbox for the assertions."""
-    async with running(create_app(lambda: build_runtime(key_loader), run_relay=False)) as c:
+    """The app without its relay: events stay in organization.outbox for the assertions.
+
+    Identity's real app answers the staff directory's misses (in-process, without its
+    relay): a user no test made is unknown there too, as in production.
+    """
+    app = create_app(lambda: build_runtime(key_loader), run_relay=False)
+    async with serving(identity_app(run_relay=False)) as identity, running(app) as c:
+        app.state.runtime.owners.mount("identity", identity)
         yield c
 
 

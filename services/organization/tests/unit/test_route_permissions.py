@@ -1,7 +1,7 @@
 """Every organization route declares its permission from the matrix (API.md)."""
 
 from mss_organization.main import create_app
-from mss_testing.routes import route_permissions, undeclared
+from mss_testing.routes import SERVICE_TOKEN, route_permissions, undeclared
 
 EXPECTED = {
     ("POST", "/api/organizations"): {"organizations:create"},
@@ -19,6 +19,9 @@ EXPECTED = {
     ("POST", "/api/remote-access-sessions"): {"remote_access:create"},
     ("GET", "/api/remote-access-sessions"): {"remote_access:create | audit:read"},
     ("POST", "/api/remote-access-sessions/{id}/end"): {"remote_access:create"},
+    # Internal reads for other services' projections: a service token, nothing else.
+    ("GET", "/internal/organizations/{id}"): {SERVICE_TOKEN},
+    ("GET", "/internal/technicians/{id}/grants"): {SERVICE_TOKEN},
 }
 
 
@@ -33,5 +36,7 @@ def test_routes_check_the_documented_permission() -> None:
 
 
 def test_no_route_goes_unlisted() -> None:
-    listed = {key for key in route_permissions(create_app()) if key[1].startswith("/api/")}
+    listed = {
+        key for key in route_permissions(create_app()) if key[1].startswith(("/api/", "/internal/"))
+    }
     assert listed == set(EXPECTED)

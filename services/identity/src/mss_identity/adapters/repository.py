@@ -110,19 +110,40 @@ def _org(row: Row[Any]) -> OrgRef:
     )
 
 
+ORG_DIRECTORY = "org_directory"
+
+
 class IdentityRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self._conn = uow.conn
+        self._orgs = uow.projection(ORG_DIRECTORY)
 
     # --- organizations (projection) ---------------------------------------------------
 
     async def org(self, org_id: UUID) -> OrgRef | None:
+        """The organization as the directory holds it. One the directory lacks, or holds
+        as not active, is asked of the organization service first (at most once per id
+        every few seconds), so an organization created or reactivated a moment ago is
+        already known; 503 when it lacks the org and the owner cannot be asked."""
+        return await self._orgs.find(
+            org_id, lambda: self._directory_org(org_id), accept=lambda org: org.active
+        )
+
+    async def _directory_org(self, org_id: UUID) -> OrgRef | None:
         row = (
             await self._conn.execute(
                 select(OrgDirectoryRow).where(col(OrgDirectoryRow.id) == org_id)
             )
         ).first()
         return _org(row) if row else None
+
+    async def org_version(self, org_id: UUID) -> int | None:
+        """The version of the organization's state the directory holds."""
+        return (
+            await self._conn.execute(
+                select(col(OrgDirectoryRow.version)).where(col(OrgDirectoryRow.id) == org_id)
+            )
+        ).scalar_one_or_none()
 
     async def upsert_org(
         self,
@@ -134,7 +155,8 @@ class IdentityRepository:
         settings: dict[str, Any],
         version: int,
     ) -> bool:
-        """Apply an organization event only if it is newer than what we hold (True if so)."""
+        """Apply an organization's state only if newer than what we hold (True if so): the
+        directory's one write, for events and fetched records alike."""
         values = {
             "id": org_id,
             "name": name,

@@ -7,12 +7,14 @@ from typing import Annotated
 from fastapi import Depends
 
 import mss_service
-from mss_grants.projection import TABLE as GRANTS_TABLE
+from mss_contracts.internal import OrganizationRecord
 from mss_identity.adapters.keys import KeyRing, TokenIssuer, local_key_loader
 from mss_identity.adapters.passwords import PasswordHasher
+from mss_identity.adapters.repository import ORG_DIRECTORY
 from mss_identity.adapters.throttles import Budget, Throttle, UnknownEmailLockouts
 from mss_identity.application.api_keys import USE_AUDIT_WINDOW_S
 from mss_identity.application.auth import LoginGuards
+from mss_identity.application.org_directory import record_fetched_organization
 from mss_identity.config import SERVICE, SERVICE_DIR, IdentitySettings
 
 
@@ -32,7 +34,15 @@ class IdentityRuntime(mss_service.ServiceRuntime):
             settings=settings,
             service_dir=SERVICE_DIR,
             key_loader=local_key_loader(settings.keys_dir),
-            grants_table=GRANTS_TABLE,
+            grant_projection=True,
+        )
+        # An organization the directory lacks (created a moment ago) is asked of its owner.
+        self.project(
+            ORG_DIRECTORY,
+            owner="organization",
+            path="/internal/organizations/{id}",
+            record=OrganizationRecord,
+            apply=record_fetched_organization,
         )
         self.settings: IdentitySettings = settings
         self.hasher = hasher

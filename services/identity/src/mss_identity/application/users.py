@@ -74,16 +74,17 @@ async def ensure_super_admin(
     email = normalize_email(email)
     async with uow_factory(OrgScope.everything()) as uow:
         repo = IdentityRepository(uow)
-        # The organization event will confirm this row; version 0 lets it overwrite.
-        if await repo.org(provider_org_id) is None:
-            await repo.upsert_org(
-                org_id=provider_org_id,
-                name=provider_name,
-                type=OrganizationType.MSS_PROVIDER.value,
-                status="active",
-                settings={},
-                version=0,
-            )
+        # Seeds the directory only where it holds nothing (any real state has version ≥ 1,
+        # which the organization event or a fetch will bring); no fetch: this runs before
+        # the services do.
+        await repo.upsert_org(
+            org_id=provider_org_id,
+            name=provider_name,
+            type=OrganizationType.MSS_PROVIDER.value,
+            status="active",
+            settings={},
+            version=0,
+        )
         existing = [u for u in await repo.users_by_email(email) if u.org_id == provider_org_id]
         if existing:
             return BootstrapResult(user_id=existing[0].id, created=False, password=None)

@@ -2,7 +2,8 @@
 
 A suspension also ends every live session of the organization's users, and every token
 exchanged from its API keys, at once: the Redis keys go first, so every service refuses
-their tokens within the same second.
+their tokens within the same second. The directory's write is `record_organization`,
+which fetched records go through too.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from mss_contracts.events import (
 from mss_db import UnitOfWork
 from mss_identity.adapters.repository import IdentityRepository
 from mss_identity.application.api_keys import end_key_tokens
+from mss_identity.application.org_directory import record_organization
 
 BINDINGS = ["organization.*"]
 
@@ -34,17 +36,15 @@ def on_organization_event(sessions: SessionStore) -> Effect:
         data = parse_data(envelope)
         if not isinstance(data, OrganizationSnapshot):
             return
+        org_id, version = envelope.aggregate_id, envelope.metadata.version
+        newer = await record_organization(uow, org_id, data, version)
+        if envelope.type != "organization.suspended":
+            return
         repo = IdentityRepository(uow)
-        newer = await repo.upsert_org(
-            org_id=envelope.aggregate_id,
-            name=data.name,
-            type=data.type.value,
-            status=data.status,
-            settings=data.settings,
-            version=envelope.metadata.version,
-        )
-        if not newer or envelope.type != "organization.suspended":
-            return  # a late, older suspension must not end sessions of a reactivated org
+        # A fetch may have stored this very state first (it writes the directory only): the
+        # sessions still end here. A late, older suspension of a reactivated org does not.
+        if not newer and await repo.org_version(org_id) != version:
+            return
         await end_key_tokens(envelope.aggregate_id, uow=uow, sessions=sessions)
         ended = await repo.revoke_sessions(
             org_id=envelope.aggregate_id, reason="organization_suspended", now=datetime.now(UTC)

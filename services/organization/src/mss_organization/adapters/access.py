@@ -136,6 +136,15 @@ class GrantRepository:
         )
         return [_grant(row) for row in (await self._conn.execute(query)).all()]
 
+    async def all_of(self, technician_id: UUID) -> list[TechnicianAccess]:
+        """Every grant of the technician, in any state and organization, oldest first."""
+        query = (
+            select(TechnicianAccessRow)
+            .where(col(TechnicianAccessRow.technician_id) == technician_id)
+            .order_by(col(TechnicianAccessRow.granted_at), col(TechnicianAccessRow.id))
+        )
+        return [_grant(row) for row in (await self._conn.execute(query)).all()]
+
     async def all_active_of(self, technician_id: UUID) -> list[TechnicianAccess]:
         """Every active grant of the technician, in any organization, locked for update."""
         query = (
@@ -300,13 +309,37 @@ class RemoteSessionRepository:
 # --- staff directory ----------------------------------------------------------------------
 
 
+STAFF_DIRECTORY = "staff_directory"
+
+
 class StaffDirectory:
     """Identity's users as far as access grants care: organization, role and status."""
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._conn = uow.conn
+        self._users = uow.projection(STAFF_DIRECTORY)
+
+    async def technician(self, user_id: UUID) -> StaffMember | None:
+        """The user, for a rule that wants an active technician: one the directory lacks,
+        or holds as anything else, is asked of identity first (at most once per id every
+        few seconds), so a technician created or activated a moment ago counts; 503 when
+        the directory lacks the user and identity cannot be asked."""
+        return await self._users.find(
+            user_id, lambda: self.get(user_id), accept=lambda member: member.is_active_technician
+        )
+
+    async def version_of(self, user_id: UUID) -> int | None:
+        """The version of the user's state the directory holds."""
+        return (
+            await self._conn.execute(
+                select(col(StaffDirectoryRow.version)).where(
+                    col(StaffDirectoryRow.user_id) == user_id
+                )
+            )
+        ).scalar_one_or_none()
 
     async def get(self, user_id: UUID) -> StaffMember | None:
+        """The user as the directory holds it (no fetch)."""
         row = (
             await self._conn.execute(
                 select(StaffDirectoryRow).where(col(StaffDirectoryRow.user_id) == user_id)

@@ -14,6 +14,7 @@ from mss_contracts.events import (
     OrganizationSuspended,
     OrganizationUpdated,
 )
+from mss_contracts.internal import OrganizationRecord
 from mss_contracts.permissions import OrganizationType
 from mss_contracts.settings import OrgSettings
 from mss_db import OrgScope, UnitOfWork, UnitOfWorkFactory
@@ -48,6 +49,11 @@ def _snapshot(org: Organization) -> dict[str, Any]:
         "sso_enabled": org.sso_enabled,
         "settings": org.settings,
     }
+
+
+def organization_record(org: Organization) -> OrganizationRecord:
+    """The organization as its events carry it, with its version (the internal read)."""
+    return OrganizationRecord(id=org.id, version=org.version, **_snapshot(org))
 
 
 async def create_organization(

@@ -57,7 +57,7 @@ async def grant_technician_access(
     org = await OrganizationRepository(uow).get(cmd.org_id)
     if org is None:
         raise OrganizationNotFound()
-    technician = await StaffDirectory(uow).get(cmd.technician_id)
+    technician = await StaffDirectory(uow).technician(cmd.technician_id)
     check_new_grant(
         org_type=org.type, technician=technician, expires_at=cmd.terms.expires_at, now=now
     )
@@ -101,6 +101,11 @@ async def list_grants(
     where: GrantFilter, *, now: datetime, offset: int, limit: int, uow: UnitOfWork
 ) -> tuple[list[TechnicianAccess], int]:
     return await GrantRepository(uow).list(where, now=now, offset=offset, limit=limit)
+
+
+async def grants_of(technician_id: UUID, *, uow: UnitOfWork) -> list[TechnicianAccess]:
+    """Every grant of the technician, in any state (what other services project)."""
+    return await GrantRepository(uow).all_of(technician_id)
 
 
 async def list_organization_grants(

@@ -12,7 +12,7 @@ from mss_contracts.events import (
     parse_data,
 )
 from mss_db import UnitOfWork
-from mss_organization.application.staff import INACTIVE, record_user
+from mss_organization.application.staff import INACTIVE, apply_user_state
 
 BINDINGS = ["user.*"]
 
@@ -28,7 +28,7 @@ async def on_user_event(uow: UnitOfWork, envelope: EventEnvelope) -> None:
         role, status = None, INACTIVE
     else:
         return  # user.invited and the like change nothing the directory holds
-    await record_user(
+    await apply_user_state(
         uow,
         user_id=envelope.aggregate_id,
         org_id=envelope.organization_id,

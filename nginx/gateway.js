@@ -2,16 +2,14 @@
  * MSS Platform gateway helpers (njs 0.7.9: ES5 style only - var, function, no
  * destructuring, no for...of, no async). Every export is a synchronous js_set handler.
  *
- * The token payload is decoded here WITHOUT verifying it: the result only chooses a
- * rate-limit bucket. Authentication is done by the introspection endpoint
- * (auth_request), and the services verify the token again.
+ * Nothing here reads a token's claims: authentication is the introspection endpoint's
+ * (auth_request), and the rate-limit budgets are keyed on the identity it verified
+ * (nginx.conf). The services verify the token again.
  *
  * Module top-level code runs on every request: keep it to constants.
  */
 
 var WS_PATH = '/api/notifications/ws';
-var MAX_TOKEN_LENGTH = 8192;
-var MAX_CLAIM_LENGTH = 128;
 var MAX_PATH_LENGTH = 1024;
 
 /*
@@ -42,16 +40,6 @@ function websocketToken(r) {
     return parts[1].trim();
 }
 
-/* The bearer token of the request, or '' when there is none. */
-function bearerToken(r) {
-    var auth = r.headersIn['Authorization'];
-    if (auth) {
-        var m = /^[Bb][Ee][Aa][Rr][Ee][Rr][ \t]+([^ \t]+)[ \t]*$/.exec(auth);
-        return m ? m[1] : '';
-    }
-    return websocketToken(r);
-}
-
 /* The Authorization header the introspection endpoint should check. */
 function introspectAuthorization(r) {
     var auth = r.headersIn['Authorization'];
@@ -66,74 +54,6 @@ function introspectAuthorization(r) {
 function introspectCacheKey(r) {
     var crypto = require('crypto');
     return crypto.createHash('sha256').update(introspectAuthorization(r)).digest('base64url');
-}
-
-/* The unverified JWT payload as an object, or null. */
-function unverifiedClaims(r) {
-    var token = bearerToken(r);
-    if (!token || token.length > MAX_TOKEN_LENGTH) {
-        return null;
-    }
-    var parts = token.split('.');
-    if (parts.length !== 3 || !parts[1]) {
-        return null;
-    }
-    try {
-        var claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString());
-        return (claims !== null && typeof claims === 'object') ? claims : null;
-    } catch (e) {
-        return null;
-    }
-}
-
-/* A claim usable as a bucket name, or ''. */
-function claimValue(claims, name) {
-    if (claims === null) {
-        return '';
-    }
-    var value = claims[name];
-    if (typeof value !== 'string' || value.length === 0 || value.length > MAX_CLAIM_LENGTH) {
-        return '';
-    }
-    return value;
-}
-
-/* The client address bucket: the key is never empty. */
-function addressKey(r) {
-    return 'ip:' + r.remoteAddress;
-}
-
-/* Alert ingestion (POST /api/alerts, POST /api/alerts/batch) has its own, larger
- * per-organization budget instead of the per-user and per-organization ones: a SIEM
- * feeding one customer is one "user" sending far more than a person does. */
-function isIngestion(r) {
-    return r.method === 'POST' && (r.uri === '/api/alerts' || r.uri === '/api/alerts/batch');
-}
-
-function orgKey(r) {
-    var org = claimValue(unverifiedClaims(r), 'org');
-    return org ? 'o:' + org : addressKey(r);
-}
-
-/* js_set $mss_rate_key: per-user limit bucket (sub claim, else the client address);
- * empty (not counted) for alert ingestion. */
-function rateUserKey(r) {
-    if (isIngestion(r)) {
-        return '';
-    }
-    var sub = claimValue(unverifiedClaims(r), 'sub');
-    return sub ? 'u:' + sub : addressKey(r);
-}
-
-/* js_set $mss_org_rate_key: per-organization limit bucket (org claim, else the address);
- * empty (not counted) for alert ingestion. */
-function rateOrgKey(r) {
-    return isIngestion(r) ? '' : orgKey(r);
-}
-
-/* js_set $mss_ingest_rate_key: the ingestion bucket of the organization; empty otherwise. */
-function rateIngestKey(r) {
-    return isIngestion(r) ? orgKey(r) : '';
 }
 
 function unicodeEscape(c) {
@@ -196,9 +116,6 @@ function requestPath(r) {
 }
 
 export default {
-    rateUserKey: rateUserKey,
-    rateOrgKey: rateOrgKey,
-    rateIngestKey: rateIngestKey,
     introspectAuthorization: introspectAuthorization,
     introspectCacheKey: introspectCacheKey,
     errorPath: errorPath,

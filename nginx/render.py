@@ -4,7 +4,8 @@ Usage: ``python nginx/render.py --out DIR`` writes ``DIR/nginx.conf``, the files
 includes and ``gateway.js``; then run ``nginx -p DIR -c DIR/nginx.conf``. Placeholders
 ``${MSS_...}`` are filled from the environment (defaults in ``DEFAULTS``). Without
 ``MSS_TLS_CERT``/``MSS_TLS_KEY`` a self-signed development certificate is created in
-``DIR/tls/`` (once) with the ``openssl`` command-line tool.
+``DIR/tls/`` (once) with the ``openssl`` command-line tool, and so is the secret of the
+hop from the edge to the budgets server (``DIR/mss-hop-secret.conf``, mode 0600).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import importlib.util
 import os
 import re
+import secrets
 import shutil
 import string
 import subprocess
@@ -27,6 +29,12 @@ TEMPLATE_SUFFIX = ".template"
 NJS_FILES = ("gateway.js",)
 JS_MODULE = "ngx_http_js_module.so"
 MODULE_DIR_CANDIDATES = ("/usr/lib/nginx/modules", "/usr/share/nginx/modules")
+# The budgets server's socket, under the prefix. A unix socket path holds at most 107 bytes.
+BUDGETS_SOCKET = "mss-budgets.sock"
+MAX_SOCKET_PATH = 107
+HOP_SECRET_FILE = "mss-hop-secret.conf"
+# The plain-HTTP server's body: the gateway itself, or the redirect to HTTPS.
+HTTP_BODY = {"0": "mss-server.conf", "1": "mss-https-redirect.conf"}
 
 
 def _registry() -> ModuleType:
@@ -53,6 +61,10 @@ def defaults(offset: int = 0) -> dict[str, str]:
     values = {
         "MSS_GATEWAY_HTTP_PORT": str(8080 + offset),
         "MSS_GATEWAY_HTTPS_PORT": str(8443 + offset),
+        # Production: plain HTTP only redirects to HTTPS, on the port clients reach it at
+        # (default the HTTPS listener's; 443 is left out of the Location).
+        "MSS_GATEWAY_HTTP_REDIRECT": "0",
+        "MSS_GATEWAY_PUBLIC_HTTPS_PORT": "",
         "MSS_GATEWAY_LISTEN": "127.0.0.1",
         "MSS_GATEWAY_WORKERS": "2",
         "MSS_NGINX_USER": "",
@@ -163,6 +175,13 @@ def settings_from(env: Mapping[str, str], out_dir: Path) -> dict[str, str]:
 
     for name in PORT_VARS:
         _port(name, values[name])
+    redirect = values.pop("MSS_GATEWAY_HTTP_REDIRECT")
+    if redirect not in HTTP_BODY:
+        raise ConfigError(f"MSS_GATEWAY_HTTP_REDIRECT={redirect!r} is not 0 or 1")
+    values["MSS_GATEWAY_HTTP_BODY"] = HTTP_BODY[redirect]
+    public_port = values.pop("MSS_GATEWAY_PUBLIC_HTTPS_PORT") or values["MSS_GATEWAY_HTTPS_PORT"]
+    _port("MSS_GATEWAY_PUBLIC_HTTPS_PORT", public_port)
+    values["MSS_GATEWAY_REDIRECT_PORT"] = "" if public_port == "443" else f":{public_port}"
     for name in UPSTREAM_VARS:
         if not UPSTREAM.match(values[name]):
             raise ConfigError(f"{name}={values[name]!r} is not host:port")
@@ -184,6 +203,12 @@ def settings_from(env: Mapping[str, str], out_dir: Path) -> dict[str, str]:
     prefix = out_dir.resolve()
     values["MSS_GATEWAY_PREFIX"] = str(prefix)
     values["MSS_SERVICE_LOCATIONS"] = service_locations(prefix)
+    values["MSS_BUDGETS_SOCKET"] = str(prefix / BUDGETS_SOCKET)
+    if len(values["MSS_BUDGETS_SOCKET"].encode()) > MAX_SOCKET_PATH:
+        raise ConfigError(
+            f"{values['MSS_BUDGETS_SOCKET']!r}: a unix socket path may hold at most "
+            f"{MAX_SOCKET_PATH} bytes; choose a shorter --out"
+        )
     values["MSS_GATEWAY_LISTEN_ADDR"] = _listen_address(values.pop("MSS_GATEWAY_LISTEN"))
     values["MSS_GATEWAY_ACCESS_LOG"] = values["MSS_GATEWAY_ACCESS_LOG"] or str(
         prefix / "logs" / "access.log"
@@ -197,7 +222,7 @@ def settings_from(env: Mapping[str, str], out_dir: Path) -> dict[str, str]:
     if not cert:
         values["MSS_TLS_CERT"] = str(prefix / "tls" / "dev-cert.pem")
         values["MSS_TLS_KEY"] = str(prefix / "tls" / "dev-key.pem")
-    for name in (*PATH_VARS, "MSS_GATEWAY_PREFIX", "MSS_NGINX_MODULES_DIR"):
+    for name in (*PATH_VARS, "MSS_GATEWAY_PREFIX", "MSS_NGINX_MODULES_DIR", "MSS_BUDGETS_SOCKET"):
         if not SAFE_PATH.match(values[name]):
             raise ConfigError(f"{name}={values[name]!r} is not a plain absolute path")
     return values
@@ -218,7 +243,8 @@ def upstream_blocks(values: Mapping[str, str]) -> str:
 
 
 def service_locations(prefix: Path) -> str:
-    """`/api/<prefix>` of each service to its API, behind the token check."""
+    """`/api/<prefix>` of each service to its API: locations of the budgets server, which
+    only requests the edge's token check accepted reach."""
     blocks = []
     for spec in REGISTRY.services():
         if not spec.gateway_prefixes:
@@ -226,11 +252,35 @@ def service_locations(prefix: Path) -> str:
         paths = "|".join(spec.gateway_prefixes)  # the registry allows [a-z0-9-] only
         blocks.append(
             f"location ~ ^/api/(?:{paths})(?:/|$) {{\n"
-            f"    include {prefix}/mss-protected.conf;\n"
+            f"    include {prefix}/mss-budgets.conf;\n"
             f"    proxy_pass http://{spec.name};\n"
             "}"
         )
     return "\n".join(blocks)
+
+
+HOP_SECRET = re.compile(r'^    default "[0-9a-f]{64}";$', re.M)
+
+
+def ensure_hop_secret(path: Path) -> Path:
+    """The secret the edge presents to the budgets server ($mss_hop_secret), readable by
+    the owner only: whoever knows it can vouch for any identity on the budgets socket.
+    Made once and kept across renders: a reload with a new one would refuse the requests
+    that old workers still have in flight. Remove the file to make a new one."""
+    if path.is_file() and HOP_SECRET.search(path.read_text()):
+        path.chmod(0o600)
+        return path
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(
+            "# Written once by nginx/render.py (mode 0600): the edge sends it to the budgets\n"
+            "# server, which refuses any request without it. Remove this file for a new one.\n"
+            'map "" $mss_hop_secret {\n'
+            f'    default "{secrets.token_hex(32)}";\n'
+            "}\n"
+        )
+    return path
 
 
 def ensure_dev_certificate(cert: Path, key: Path) -> bool:
@@ -272,6 +322,7 @@ def render(out_dir: Path, env: Mapping[str, str]) -> list[Path]:
         target = prefix / name
         shutil.copyfile(TEMPLATE_DIR / name, target)
         written.append(target)
+    written.append(ensure_hop_secret(prefix / HOP_SECRET_FILE))
     if not env.get("MSS_TLS_CERT"):
         ensure_dev_certificate(Path(values["MSS_TLS_CERT"]), Path(values["MSS_TLS_KEY"]))
     else:

@@ -6,9 +6,12 @@ import email
 import mailbox
 import os
 import re
+import socket
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -312,3 +315,178 @@ class TokenMinter:
             self.sessions.delete(*self._created)
             self._created.clear()
         self.sessions.close()
+
+
+# --- floods: many requests fast, from other client addresses -----------------------------
+
+# NGINX closes a keep-alive connection after 1000 requests (keepalive_requests).
+_REQUESTS_PER_CONNECTION = 900
+_MAX_BATCH = 20
+# A paced flood sends about this much of its rate at once: an even stream, not bursts with
+# quiet gaps in which a rate limit would recover.
+_PACED_BATCH_S = 0.002
+
+
+_ATTACKER_KEY = ec.generate_private_key(ec.SECP256R1())
+
+
+def forged_token(kid: str, **claims: Any) -> str:
+    """A well-formed access token for `claims` (random sub/sid/org unless given), with the
+    platform's `kid` but signed by a key of the attacker's: what anyone without the
+    signing key can make."""
+    now = int(time.time())
+    body: dict[str, Any] = {
+        "iss": TOKEN_ISSUER,
+        "aud": TOKEN_AUDIENCE,
+        "sub": str(uuid.uuid4()),
+        "sid": str(uuid.uuid4()),
+        "org": str(uuid.uuid4()),
+        "orgType": "mss_provider",
+        "role": "super_admin",
+        "amr": ["pwd"],
+        "iat": now,
+        "nbf": now,
+        "exp": now + TOKEN_TTL_S,
+        "jti": uuid.uuid4().hex,
+        **claims,
+    }
+    return jwt.encode(body, _ATTACKER_KEY, algorithm="ES256", headers={"kid": kid, "typ": "at+jwt"})
+
+
+def raw_request(method: str, path: str, token: str, body: bytes = b"") -> bytes:
+    """One HTTP/1.1 request with a bearer token, as bytes for a pipelined connection."""
+    host = urlsplit(GATEWAY_URL).netloc
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class Flood:
+    """Requests sent as fast as NGINX answers them (pipelined on keep-alive connections, one
+    thread per source address), optionally paced to `rate` requests/s per source, until
+    the context exits. A Python client loop is far slower than the gateway: pipelining
+    lets the flood outrun the rate limits however slow this machine is.
+
+    `make(i)` gives the bytes of the i-th request of a connection. `statuses` counts the
+    answers; `first` keeps the first answer of each status. Only for a plain-HTTP gateway
+    on 127.0.0.1 (the sources are other loopback addresses)."""
+
+    def __init__(
+        self,
+        make: Callable[[int], bytes],
+        sources: Sequence[str],
+        *,
+        rate: float | None = None,
+        limit: int | None = None,
+    ) -> None:
+        parts = urlsplit(GATEWAY_URL)
+        self._address = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self._make = make
+        self._rate = rate
+        self._limit = limit
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._run, args=(source,), daemon=True) for source in sources
+        ]
+        self.statuses: Counter[int] = Counter()
+        self.first: dict[int, RawResponse] = {}
+        self.errors: list[BaseException] = []
+
+    def __enter__(self) -> Flood:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        assert not self.errors, f"the flood failed: {self.errors[0]!r}"
+
+    @property
+    def answered(self) -> int:
+        with self._lock:
+            return sum(self.statuses.values())
+
+    def wait_until(self, answered: int, timeout_s: float = 30.0) -> None:
+        """Blocks until the flood has had `answered` answers (fails after timeout_s)."""
+        deadline = time.monotonic() + timeout_s
+        while self.answered < answered:
+            assert not self.errors, f"the flood failed: {self.errors[0]!r}"
+            assert time.monotonic() < deadline, f"flood reached {self.answered}/{answered}"
+            time.sleep(0.005)
+
+    def wait_for_status(self, status: int, timeout_s: float = 30.0) -> bool:
+        """Blocks until an answer has `status` (True), the flood ends or timeout_s (False)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not self.errors:
+            with self._lock:
+                if self.statuses[status]:
+                    return True
+            if not any(thread.is_alive() for thread in self._threads):
+                break
+            time.sleep(0.005)
+        with self._lock:
+            return self.statuses[status] > 0
+
+    def _run(self, source: str) -> None:
+        sent = 0
+        try:
+            while not self._stop.is_set() and (self._limit is None or sent < self._limit):
+                sent += self._connection(source, sent)
+        except BaseException as error:  # reported by __exit__ / wait_until
+            self.errors.append(error)
+
+    def _connection(self, source: str, sent: int) -> int:
+        """One keep-alive connection: batches of pipelined requests; returns how many."""
+        done = 0
+        batch = (
+            _MAX_BATCH
+            if not self._rate
+            else max(1, min(_MAX_BATCH, int(self._rate * _PACED_BATCH_S)))
+        )
+        with socket.create_connection(self._address, timeout=10, source_address=(source, 0)) as s:
+            reader = s.makefile("rb")
+            while done < _REQUESTS_PER_CONNECTION and not self._stop.is_set():
+                count = batch
+                if self._limit is not None:
+                    count = min(count, self._limit - sent - done)
+                    if count <= 0:
+                        break
+                started = time.monotonic()
+                s.sendall(b"".join(self._make(sent + done + i) for i in range(count)))
+                for _ in range(count):
+                    self._record(_read_response(reader))
+                done += count
+                if self._rate:
+                    time.sleep(max(0.0, count / self._rate - (time.monotonic() - started)))
+        return done
+
+    def _record(self, response: RawResponse) -> None:
+        with self._lock:
+            self.statuses[response.status] += 1
+            self.first.setdefault(response.status, response)
+
+
+def _read_response(reader: Any) -> RawResponse:
+    """One HTTP/1.1 response with a Content-Length body (what NGINX answers here)."""
+    status_line = reader.readline()
+    if not status_line:
+        raise ConnectionError("the gateway closed the connection mid-batch")
+    status = int(status_line.split(b" ", 2)[1])
+    headers: dict[str, str] = {}
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    body = reader.read(int(headers.get("content-length", "0")))
+    return RawResponse(status=status, headers=headers, body=body)

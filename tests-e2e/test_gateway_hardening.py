@@ -1,6 +1,6 @@
 """Gateway hardening, black box through NGINX: TLS + security headers, the token check of
-minted tokens, revocation despite the introspection cache, rate limits, spoofed
-forwarding/identity headers, and unknown paths.
+minted tokens, revocation despite the introspection cache, rate limits and budgets that
+forged tokens cannot spend, spoofed forwarding/identity headers, and unknown paths.
 
 Tokens are minted with the dev signing key (the newest PEM under
 `MSS_RUN_DIR/keys/signing/`, kid = file stem) exactly as identity makes them, for a random
@@ -13,6 +13,10 @@ Environment: MSS_GATEWAY_URL (default http://127.0.0.1:8080), MSS_GATEWAY_HTTPS_
 (default https://127.0.0.1:8443), MSS_GATEWAY_CA_BUNDLE (default the dev certificate
 `MSS_RUN_DIR/nginx/tls/dev-cert.pem`), MSS_REDIS_URL (default redis://127.0.0.1:6379/0).
 
+The budget tests flood the gateway with forged tokens (the platform's kid, an attacker's
+key) from other loopback addresses (support.Flood: pipelined keep-alive connections, so the
+flood outruns the limits however slow the client) while they probe a victim's real token.
+
 The login-rate test is the LAST test of this file: it floods POST /api/auth/login from a
 second loopback source address when it can (so the per-IP budget of 127.0.0.1, shared
 with the rest of the run, is untouched) and waits until that address is served again.
@@ -20,6 +24,7 @@ with the rest of the run, is untouched) and waits until that address is served a
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import ssl
@@ -34,7 +39,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import redis
-from support import Minted, TokenMinter
+from support import Flood, Minted, TokenMinter, forged_token, raw_request
 from tenacity import (
     Retrying,
     retry_if_exception_type,
@@ -381,6 +386,122 @@ def test_one_users_burst_is_limited_while_another_user_is_served(
     assert_security_headers(limited)
     other = gw.get(PROTECTED, params={"limit": 1}, headers=quiet.headers)
     assert other.status_code == 200, other.text
+
+
+# --- budgets an attacker cannot spend (issue 11, point 3) -----------------------------------
+# The per-user, per-organization and ingest budgets count only requests whose token the
+# introspection endpoint accepted. Forged tokens (the platform's kid, an attacker's key)
+# claiming a victim's `sub` or `org` are flooded from other loopback addresses while the
+# victim's own token is probed: a victim's request must never be the one answered 429.
+# The floods run while the victim is probed: a budget recovers one request per 1/rate s, so
+# a probe after a flood has ended would pass whether or not the flood spent the budget.
+
+VICTIM_PROBES = 15
+PROBE_INTERVAL_S = 0.01
+# Several attacker addresses: each has its own per-IP ceiling (500 r/s), and the ingest
+# budget (1000 r/s) outlasts what one address may send.
+INGEST_ATTACKERS = tuple(f"127.0.4.{n}" for n in range(1, 7))
+RANDOM_SUBJECT_ATTACKER = "127.0.4.100"
+USER_BURST, ORG_BURST, INGEST_BURST, IP_BURST = 100, 400, 2000, 1000
+
+
+def _needs_a_local_plain_gateway() -> None:
+    parts = urlsplit(GATEWAY_URL)
+    if parts.scheme != "http" or parts.hostname != "127.0.0.1":
+        pytest.skip("floods from other loopback addresses need the gateway on http://127.0.0.1")
+
+
+def _probe(send: Callable[[], httpx.Response]) -> list[httpx.Response]:
+    answers = []
+    for _ in range(VICTIM_PROBES):
+        answers.append(send())
+        time.sleep(PROBE_INTERVAL_S)
+    return answers
+
+
+def test_forged_tokens_with_a_victims_sub_never_spend_its_budget(
+    gw: httpx.Client, minter: TokenMinter
+) -> None:
+    _needs_a_local_plain_gateway()
+    victim = minter.mint()
+    forged = forged_token(minter.kid, sub=victim.sub)
+    request = raw_request("GET", CHEAP, forged)
+
+    with Flood(lambda _: request, [BURST_SOURCE], rate=400) as flood:
+        flood.wait_until(2 * USER_BURST + 50)
+        answers = _probe(lambda: gw.get(CHEAP, headers=victim.headers))
+
+    assert [a.status_code for a in answers] == [404] * VICTIM_PROBES, [
+        a.text for a in answers if a.status_code != 404
+    ]
+    # Refused at the token check, none of them counted against any budget but the address's.
+    assert set(flood.statuses) == {401}, flood.statuses
+
+
+def test_forged_tokens_claiming_a_victims_organization_never_spend_its_budget(
+    gw: httpx.Client, minter: TokenMinter
+) -> None:
+    _needs_a_local_plain_gateway()
+    victim = minter.mint()
+    # Random subjects, so no per-user budget slows the flood down: 64 tokens in turn.
+    pool = [raw_request("GET", CHEAP, forged_token(minter.kid, org=victim.org)) for _ in range(64)]
+
+    with Flood(lambda i: pool[i % len(pool)], [BURST_SOURCE], rate=800) as flood:
+        flood.wait_until(ORG_BURST + 200)
+        answers = _probe(lambda: gw.get(CHEAP, headers=victim.headers))
+
+    assert [a.status_code for a in answers] == [404] * VICTIM_PROBES, [
+        a.text for a in answers if a.status_code != 404
+    ]
+    assert set(flood.statuses) == {401}, flood.statuses
+
+
+def test_forged_alerts_claiming_a_victims_organization_never_spend_its_ingest_budget(
+    gw: httpx.Client, minter: TokenMinter
+) -> None:
+    _needs_a_local_plain_gateway()
+    victim = minter.mint()
+    request = raw_request("POST", "/api/alerts", forged_token(minter.kid, org=victim.org), b"{}")
+
+    # 6 addresses x up to 800 r/s: above the ingest budget (1000 r/s) all together.
+    with Flood(lambda _: request, INGEST_ATTACKERS, rate=800) as flood:
+        flood.wait_until(2 * INGEST_BURST)
+        answers = _probe(lambda: gw.post("/api/alerts", json={}, headers=victim.headers))
+
+    statuses = [a.status_code for a in answers]
+    # Whatever answers (the security service, or the gateway's 404 without it): never 429,
+    # never 401 (the victim's token is real).
+    assert 429 not in statuses, [a.text for a in answers]
+    assert 401 not in statuses, [a.text for a in answers]
+    assert set(flood.statuses) == {401}, flood.statuses
+
+
+def test_forged_tokens_with_random_subjects_from_one_address_meet_the_address_ceiling(
+    minter: TokenMinter,
+) -> None:
+    _needs_a_local_plain_gateway()
+    # 200 random subjects and organizations, 20 requests each: no budget of a user or an
+    # organization could stop this flood, only the per-address ceiling (500 r/s, burst 1000)
+    # in front of the token check can. Each token is refused by the introspection endpoint
+    # once and then from the gateway's cache, so the flood outruns the ceiling even on a
+    # busy machine (the endpoint alone answers a few hundred uncached checks a second here).
+    pool = [raw_request("GET", CHEAP, forged_token(minter.kid)) for _ in range(200)]
+
+    with Flood(
+        lambda i: pool[i % len(pool)], [RANDOM_SUBJECT_ATTACKER], limit=20 * len(pool)
+    ) as flood:
+        limited = flood.wait_for_status(429)
+
+    assert limited, f"{flood.answered} forged tokens from one address were never limited"
+    assert set(flood.statuses) <= {401, 429}, flood.statuses
+    assert flood.statuses[401] >= IP_BURST, flood.statuses
+    answer = flood.first[429]
+    body = json.loads(answer.body)
+    assert body["code"] == "RATE_LIMITED", body
+    assert body["path"] == CHEAP, body
+    assert int(answer.headers["retry-after"]) >= 1
+    for name, value in SECURITY_HEADERS.items():
+        assert answer.headers.get(name) == value, name
 
 
 def _failed_login(client: httpx.Client) -> httpx.Response:

@@ -9,7 +9,10 @@ Redis, and loads, one leg after the other with the same concurrency and duration
   1. GET /api/organizations?limit=1 straight to the organization service (127.0.0.1:8102)
   2. the same through a second NGINX rendered from the same templates with every rate
      limit lifted by environment (127.0.0.1:18080, started and stopped by this bench):
-     limit_req zones + token check (auth_request, cached) + proxy, nothing capped
+     the edge (per-address limit, token check: auth_request, cached) + the hop to the
+     budgets server (per-user/org limits) + proxy, nothing capped. The gateway's own time
+     (access log) is the edge's request time minus the service's response time as the
+     budgets server saw it: both hops, and the event-loop turns between them, count.
   3. the same through the running gateway (127.0.0.1:8080), whose per-user limit
      (50 r/s, burst 100) answers most of one token's requests with 429 by design
   4. GET /.well-known/jwks.json straight to identity (127.0.0.1:8101)
@@ -17,8 +20,9 @@ Redis, and loads, one leg after the other with the same concurrency and duration
      own cost is the larger share of what is measured.
 
 Uses `wrk` when installed (apt-get install wrk), else an asyncio httpx loop (slower client:
-its figures are lower bounds). Loopback only; figures are printed, never asserted.
-Environment: MSS_RUN_DIR, MSS_REDIS_URL (default redis://127.0.0.1:6379/0).
+its figures are lower bounds). Loopback only; figures are printed, never asserted. Ports
+are shifted by MSS_PORT_OFFSET like every port of the platform.
+Environment: MSS_RUN_DIR, MSS_REDIS_URL (default redis://127.0.0.1:6379/0), MSS_PORT_OFFSET.
 """
 
 from __future__ import annotations
@@ -50,8 +54,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 ROOT = Path(__file__).resolve().parents[2]
 RUN_DIR = Path(os.environ.get("MSS_RUN_DIR") or ROOT / ".run")
 REDIS_URL = os.environ.get("MSS_REDIS_URL", "redis://127.0.0.1:6379/0")
-GATEWAY = "http://127.0.0.1:8080"
-LIFTED_PORT = 18080
+# Every port shifted by MSS_PORT_OFFSET, as scripts/up shifts them.
+OFFSET = int(os.environ.get("MSS_PORT_OFFSET", "0") or "0")
+GATEWAY = f"http://127.0.0.1:{8080 + OFFSET}"
+LIFTED_PORT = 18080 + OFFSET
 LIFTED_GATEWAY = f"http://127.0.0.1:{LIFTED_PORT}"
 # Every limit far above what two cores can serve: the zones are still evaluated.
 LIFTED_LIMITS = {
@@ -65,8 +71,8 @@ LIFTED_LIMITS = {
     )
     for name, value in ((rate, "1000000r/s"), (burst, "1000000"))
 }
-ORGANIZATION = "http://127.0.0.1:8102"
-IDENTITY = "http://127.0.0.1:8101"
+ORGANIZATION = f"http://127.0.0.1:{8102 + OFFSET}"
+IDENTITY = f"http://127.0.0.1:{8101 + OFFSET}"
 API_PATH = "/api/organizations?limit=1"
 JWKS_PATH = "/.well-known/jwks.json"
 
@@ -281,17 +287,32 @@ class Added:
     p99_ms: float
 
 
+def _last_upstream_s(entry: dict[str, object]) -> float | None:
+    """The last upstreamResponseTime of an access-log line (the proxied request; an
+    uncached token check is the first value and counts as the gateway's), in seconds."""
+    upstream = str(entry["upstreamResponseTime"]).split(",")[-1].strip()
+    if not upstream or upstream == "-":
+        return None
+    return float(upstream)
+
+
 def gateway_added_time(access_log: Path, path: str) -> Added:
-    """From the JSON access log: requestTime - the last upstreamResponseTime (the proxied
-    request; an uncached token check is the first value and counts as gateway time)."""
-    added = []
+    """The gateway's own time per request, from the JSON access log: the edge's
+    requestTime minus the service's response time. An authenticated request has a line at
+    the edge and one at the budgets server (the same requestId), whose upstream is the
+    service; a public request has the edge's line only, whose upstream is the service."""
+    hops: dict[str, dict[str, dict[str, object]]] = {}
     for line in access_log.read_text().splitlines():
         entry = json.loads(line)
-        if not path.startswith(entry["uri"]) or entry["status"] != 200:
+        hops.setdefault(str(entry["requestId"]), {})[str(entry.get("hop", "edge"))] = entry
+    added = []
+    for lines in hops.values():
+        edge = lines.get("edge")
+        if edge is None or not path.startswith(str(edge["uri"])) or edge["status"] != 200:
             continue
-        upstream = entry["upstreamResponseTime"].split(",")[-1].strip()
-        if upstream and upstream != "-":
-            added.append((float(entry["requestTime"]) - float(upstream)) * 1000)
+        service = _last_upstream_s(lines.get("budgets", edge))
+        if service is not None:
+            added.append((float(str(edge["requestTime"])) - service) * 1000)
     added.sort()
     if not added:
         return Added(0, math.nan, math.nan)
@@ -354,7 +375,7 @@ def load(name: str, url: str, auth: str, unique_sub: bool, args: argparse.Namesp
 
 def report(leg: Leg) -> None:
     print(
-        f"  {leg.name:<22} {leg.rps:>9.0f} req/s  2xx {leg.ok_rps:>9.0f}/s  "
+        f"  {leg.name:<28} {leg.rps:>9.0f} req/s  2xx {leg.ok_rps:>9.0f}/s  "
         f"429 {leg.limited:>7}  err {leg.errors:>4}  p50 {leg.p50_ms:>7.2f} ms  "
         f"p99 {leg.p99_ms:>7.2f} ms"
     )
@@ -400,7 +421,9 @@ def main() -> None:
         f"gateway bench: {tool}, {args.concurrency} connections, {args.seconds}s per leg, loopback"
     )
     try:
-        api_direct = load("api direct :8102", ORGANIZATION + API_PATH, auth, False, args)
+        api_direct = load(
+            f"api direct :{8102 + OFFSET}", ORGANIZATION + API_PATH, auth, False, args
+        )
         with lifted_gateway() as prefix:
             lifted = LIFTED_GATEWAY
             access_log = prefix / "logs" / "access.log"
@@ -409,12 +432,14 @@ def main() -> None:
             )
             api_added = gateway_added_time(access_log, API_PATH.split("?")[0])
             access_log.write_text("")  # NGINX keeps appending to the same (emptied) file
-            jwks_direct = load("jwks direct :8101", IDENTITY + JWKS_PATH, "", True, args)
+            jwks_direct = load(
+                f"jwks direct :{8101 + OFFSET}", IDENTITY + JWKS_PATH, "", True, args
+            )
             jwks_gateway = load(
                 f"jwks gateway :{LIFTED_PORT} lifted", lifted + JWKS_PATH, "", True, args
             )
             jwks_added = gateway_added_time(access_log, JWKS_PATH)
-        api_gateway = load("api gateway :8080", GATEWAY + API_PATH, auth, False, args)
+        api_gateway = load(f"api gateway :{8080 + OFFSET}", GATEWAY + API_PATH, auth, False, args)
     finally:
         sessions.delete(session_key)
         sessions.close()

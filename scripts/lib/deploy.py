@@ -59,7 +59,6 @@ MAIL_SETTINGS = (
     "MSS_SMTP_USERNAME",
     "MSS_SMTP_PASSWORD",
     "MSS_MAIL_FROM",
-    "MSS_PUBLIC_URL",
 )
 SMTP_PORTS = (25, 465, 587)
 
@@ -141,8 +140,15 @@ COMPOSE_HEAD = """\
 #   export MSS_BOOTSTRAP_ADMIN_EMAIL=... MSS_BOOTSTRAP_ADMIN_PASSWORD=...   # optional
 #   export MSS_RABBITMQ_PASSWORD=...             # optional (default guest: laptops only)
 #   export MSS_SMTP_HOST=... (MSS_SMTP_PORT, MSS_SMTP_USERNAME, ...)   # optional: mail out
-#   docker compose up -d --build                 # or docker-compose (v1.29+)
+#   export MSS_PUBLIC_URL=https://mss.example.com   # optional: where mailed links point
+#   docker compose --profile dev up -d --build   # or docker-compose (v1.29+)
 #   open https://localhost:8443/  (self-signed)  or  http://localhost:8080/
+# The gateway comes in two profiles; choose one (COMPOSE_PROFILES=dev works too):
+#   dev   plain HTTP on 8080 serves the API, as scripts/up's gateway does
+#   prod  HTTPS only: plain HTTP on 8080 answers 308 to https://<host>:<port>/<same path>
+#         (MSS_GATEWAY_PUBLIC_HTTPS_PORT, default 8443: where clients reach HTTPS) and
+#         serves only /health, for the health check
+# Without a profile the platform runs without its gateway.
 # Without MSS_BOOTSTRAP_ADMIN_PASSWORD, setup generates one into the run volume:
 #   docker compose run --rm --no-deps --entrypoint cat setup \\
 #     /var/lib/mss/secrets/bootstrap-admin-password
@@ -181,6 +187,8 @@ x-platform-env: &platform-env
   # The gateway's fixed address (see networks): only it may set X-Real-IP.
   MSS_TRUSTED_PROXIES: '["{gateway_address}"]'
   MSS_DB_POOL_SIZE: "5"
+  # The public HTTPS base URL (mailed links): MSS_ENV=production refuses any other.
+  MSS_PUBLIC_URL: ${MSS_PUBLIC_URL:-https://localhost:8443}
 
 x-platform-depends: &platform-depends
   postgres:
@@ -320,14 +328,16 @@ services:
 COMPOSE_GATEWAY = """
   # --- gateway -----------------------------------------------------------------------
   # The nginx image has no Python: a one-shot container of the setup image (it carries
-  # nginx/ and the registry) renders the config into a volume, nginx serves it.
-  gateway-config:
+  # nginx/ and the registry) renders the config into a volume, nginx serves it. Profile
+  # dev: plain HTTP serves the API; profile prod: plain HTTP only redirects to HTTPS.
+  gateway-config: &gateway-config
+    profiles: ["dev"]
     build: *setup-build
     image: mss/setup:${{MSS_IMAGE_TAG:-dev}}
     restart: "no"
     entrypoint: ["python", "nginx/render.py"]
     command: ["--out", "/etc/mss-gateway"]
-    environment:
+    environment: &gateway-config-env
       MSS_GATEWAY_HTTP_PORT: "8080"
       MSS_GATEWAY_HTTPS_PORT: "8443"
       MSS_GATEWAY_LISTEN: 0.0.0.0
@@ -348,14 +358,28 @@ COMPOSE_GATEWAY = """
     mem_limit: 128m
     logging: *logging
 
-  gateway:
+  gateway-config-prod:
+    <<: *gateway-config
+    profiles: ["prod"]
+    environment:
+      <<: *gateway-config-env
+      MSS_GATEWAY_HTTP_REDIRECT: "1"
+      MSS_GATEWAY_PUBLIC_HTTPS_PORT: ${{MSS_GATEWAY_PUBLIC_HTTPS_PORT:-8443}}
+
+  gateway: &gateway
+    profiles: ["dev"]
     image: nginx:1.25
     restart: unless-stopped
-    # Skip the image's entrypoint scripts (they edit /etc/nginx, which we do not use).
-    entrypoint: ["nginx"]
-    command: ["-p", "/etc/mss-gateway", "-c", "/etc/mss-gateway/nginx.conf", "-g", "daemon off;"]
-    # pid, temp, cache and the dev certificate all live in the rendered prefix (the
-    # volume, owned by 10001), so nginx runs unprivileged with a read-only root.
+    # Skip the image's entrypoint scripts (they edit /etc/nginx, which we do not use). The
+    # budgets socket of an nginx that was killed would fail the bind of the next: remove it.
+    entrypoint:
+      - sh
+      - -c
+      - >-
+        rm -f /etc/mss-gateway/mss-budgets.sock
+        && exec nginx -p /etc/mss-gateway -c /etc/mss-gateway/nginx.conf -g 'daemon off;'
+    # pid, temp, cache, the budgets socket and the dev certificate all live in the rendered
+    # prefix (the volume, owned by 10001), so nginx runs unprivileged with a read-only root.
     user: "10001:10001"
     depends_on:
       gateway-config:
@@ -376,7 +400,8 @@ COMPOSE_GATEWAY = """
     security_opt:
       - no-new-privileges:true
     healthcheck:
-      # nginx's own /health; the image has bash but no curl guarantee.
+      # nginx's own /health (served over plain HTTP in both profiles); the image has bash
+      # but no curl guarantee.
       test:
         - CMD
         - bash
@@ -393,6 +418,13 @@ COMPOSE_GATEWAY = """
     cpus: 0.5
     logging: *logging
 
+  gateway-prod:
+    <<: *gateway
+    profiles: ["prod"]
+    depends_on:
+      gateway-config-prod:
+        condition: service_completed_successfully
+{gateway_depends}
 networks:
   default:
     ipam:

@@ -71,6 +71,50 @@ def test_a_new_service_gets_its_api_and_worker_in_compose(files: dict[str, str])
     gateway_env = services["gateway-config"]["environment"]
     assert gateway_env["MSS_TICKETING_UPSTREAM"] == "ticketing-api:8199"
     assert "ticketing-api" in services["gateway"]["depends_on"]
+    assert services["gateway-config-prod"]["environment"]["MSS_TICKETING_UPSTREAM"] == (
+        "ticketing-api:8199"
+    )
+    assert "ticketing-api" in services["gateway-prod"]["depends_on"]
+
+
+def test_compose_has_a_dev_and_a_prod_gateway_and_only_prod_redirects_to_https(
+    files: dict[str, str],
+) -> None:
+    services = yaml.safe_load(files["docker-compose.yml"])["services"]
+    dev, prod = services["gateway"], services["gateway-prod"]
+    dev_env = services["gateway-config"]["environment"]
+    prod_env = services["gateway-config-prod"]["environment"]
+
+    assert services["gateway-config"]["profiles"] == dev["profiles"] == ["dev"]
+    assert services["gateway-config-prod"]["profiles"] == prod["profiles"] == ["prod"]
+    assert "MSS_GATEWAY_HTTP_REDIRECT" not in dev_env
+    assert prod_env["MSS_GATEWAY_HTTP_REDIRECT"] == "1"
+    assert prod_env["MSS_GATEWAY_PUBLIC_HTTPS_PORT"] == "${MSS_GATEWAY_PUBLIC_HTTPS_PORT:-8443}"
+    # Otherwise the same gateway: upstreams, image, command, ports, address, hardening.
+    assert {
+        k: v for k, v in prod_env.items() if not k.endswith(("REDIRECT", "PUBLIC_HTTPS_PORT"))
+    } == dev_env
+    for key in ("image", "entrypoint", "ports", "networks", "user", "read_only", "healthcheck"):
+        assert prod[key] == dev[key], key
+    assert set(prod["depends_on"]) == set(dev["depends_on"]) - {"gateway-config"} | {
+        "gateway-config-prod"
+    }
+    # A killed nginx's budgets socket is removed before the next one binds.
+    assert dev["entrypoint"][-1].startswith("rm -f /etc/mss-gateway/mss-budgets.sock")
+
+
+def test_every_compose_process_mails_links_to_the_public_https_url(files: dict[str, str]) -> None:
+    services = yaml.safe_load(files["docker-compose.yml"])["services"]
+
+    platform = {n: s for n, s in services.items() if "MSS_ENV" in (s.get("environment") or {})}
+
+    assert {"notification-api", "notification-worker", "setup"} <= set(platform)
+    for name, service in platform.items():
+        assert service["environment"]["MSS_ENV"] == "production", name
+        # MSS_ENV=production refuses a public URL that is not https (notification settings).
+        assert service["environment"]["MSS_PUBLIC_URL"] == (
+            "${MSS_PUBLIC_URL:-https://localhost:8443}"
+        ), name
 
 
 def test_a_new_service_gets_its_deployments_services_hpa_pdb_and_policies(

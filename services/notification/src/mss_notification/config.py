@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
+from urllib.parse import urlsplit
 
-from pydantic import SecretStr
+from pydantic import SecretStr, model_validator
 
 from mss_settings import PlatformSettings
 
@@ -24,3 +26,16 @@ class NotificationSettings(PlatformSettings):
     smtp_attempts: int = 3
     smtp_backoff_s: float = 0.5
     mail_from: str = "MSS Platform <no-reply@mss.local>"
+
+    @model_validator(mode="after")
+    def _https_links_in_production(self) -> Self:
+        """Mailed links carry one-time tokens (invitations, password resets): in production
+        they must point at the public HTTPS address, never at plain HTTP or the dev default."""
+        if self.env == "production":
+            parts = urlsplit(self.public_url)
+            if parts.scheme != "https" or not parts.hostname:
+                raise ValueError(
+                    "MSS_PUBLIC_URL must be the platform's public HTTPS base URL when "
+                    f"MSS_ENV=production (e.g. https://mss.example.com), not {self.public_url!r}"
+                )
+        return self

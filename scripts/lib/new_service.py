@@ -126,7 +126,7 @@ def registry_with(text: str, spec: ServiceSpec) -> str:
         r'\[\[reserved\]\]\nname = "' + re.escape(spec.name) + r'"\n(?:[^\n\[][^\n]*\n)*\n?'
     )
     text = reservation.sub("", text)
-    if "[[reserved]]" not in text:
+    if "\n[[reserved]]" not in text:
         text = text.replace(RESERVED_COMMENT, "")
     text = text.rstrip("\n") + "\n"
     cut = min(

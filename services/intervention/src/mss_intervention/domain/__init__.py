@@ -1,0 +1,1 @@
+"""Intervention rules, free of frameworks and storage."""

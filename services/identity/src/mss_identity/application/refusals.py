@@ -89,20 +89,3 @@ class Refusals:
             subject=email_subject(email) if who is None and email is not None else None,
         )
         return error
-
-
-def _ignore(
-    *,
-    actor_id: UUID | None,
-    org_id: UUID | None,
-    status: int,
-    code: ErrorCode,
-    reason: str,
-    actor_role: Role | None = None,
-    subject: str | None = None,
-) -> None:
-    return None
-
-
-# For code paths and tests that audit nothing.
-UNAUDITED = Refusals(_ignore)

@@ -41,8 +41,8 @@ from support import CUSTOMER_ROLE_NAMES, Minted, TokenMinter, eventually
 
 # Drawn worlds; with the explicit SHARED_CHAIN the property builds and checks 20.
 MAX_EXAMPLES = 19
-# 20 worlds take about a minute on an idle machine and well over the default 120 s
-# per test on a loaded one: a timeout there is no finding (Hypothesis calls it flaky).
+# 20 worlds ran past the default 120 s per test in scripts/test on a loaded 2-core machine
+# (load average ~10): a timeout there is no finding (Hypothesis reports it as flaky).
 PROPERTY_TIMEOUT_S = 480
 RATE_LIMIT_DEADLINE_S = 30.0
 MAX_RETRY_AFTER_S = 5.0

@@ -97,6 +97,7 @@ async def exchange_api_key(
             tokens=rt.tokens,
             sessions=rt.sessions,
             uses=rt.key_uses,
+            refusals=rt.refusals(request),
             ctx=event_context(request, None),
         )
     return Envelope(data=AccessTokenRead(access_token=issued.token, expires_in=issued.expires_in))

@@ -84,6 +84,7 @@ async def login(
         sessions=rt.sessions,
         redis=rt.redis,
         guards=rt.login_guards,
+        refusals=rt.refusals(request),
         ctx=event_context(request, None),
     )
     if isinstance(result, use.MfaChallenge):
@@ -101,6 +102,7 @@ async def complete_mfa(body: MfaCompleteBody, request: Request, rt: Runtime) -> 
             tokens=rt.tokens,
             sessions=rt.sessions,
             redis=rt.redis,
+            refusals=rt.refusals(request),
             ctx=event_context(request, None),
         )
     return _pair(result)
@@ -118,7 +120,13 @@ async def mfa_enable(
     body: MfaCodeBody, principal: Enrolling, request: Request, rt: Runtime
 ) -> Envelope[BackupCodesRead]:
     async with rt.uow(principal.scope) as uow:
-        codes = await mfa.enable(_me(principal, request), body.code, uow=uow, sessions=rt.sessions)
+        codes = await mfa.enable(
+            _me(principal, request),
+            body.code,
+            uow=uow,
+            sessions=rt.sessions,
+            refusals=rt.refusals(request),
+        )
     return Envelope(data=BackupCodesRead(backup_codes=codes))
 
 
@@ -127,7 +135,13 @@ async def mfa_disable(
     body: MfaCodeBody, principal: SignedIn, request: Request, rt: Runtime
 ) -> Response:
     async with rt.uow(principal.scope) as uow:
-        await mfa.disable(_me(principal, request), body.code, uow=uow, sessions=rt.sessions)
+        await mfa.disable(
+            _me(principal, request),
+            body.code,
+            uow=uow,
+            sessions=rt.sessions,
+            refusals=rt.refusals(request),
+        )
     return Response(status_code=204)
 
 
@@ -137,7 +151,11 @@ async def mfa_backup_codes(
 ) -> Envelope[BackupCodesRead]:
     async with rt.uow(principal.scope) as uow:
         codes = await mfa.regenerate_backup_codes(
-            _me(principal, request), body.code, uow=uow, sessions=rt.sessions
+            _me(principal, request),
+            body.code,
+            uow=uow,
+            sessions=rt.sessions,
+            refusals=rt.refusals(request),
         )
     return Envelope(data=BackupCodesRead(backup_codes=codes))
 
@@ -150,6 +168,7 @@ async def refresh(body: RefreshBody, request: Request, rt: Runtime) -> Envelope[
             uow=uow,
             tokens=rt.tokens,
             sessions=rt.sessions,
+            refusals=rt.refusals(request),
             ctx=event_context(request, None),
         )
     return _pair(result)
@@ -224,6 +243,7 @@ async def change_password(
         hasher=rt.hasher,
         sessions=rt.sessions,
         attempts=rt.password_attempts,
+        refusals=rt.refusals(request),
     )
     return Response(status_code=204)
 
@@ -252,6 +272,7 @@ async def reset_password(body: ResetPasswordBody, request: Request, rt: Runtime)
         uow_factory=rt.uow,
         hasher=rt.hasher,
         sessions=rt.sessions,
+        refusals=rt.refusals(request),
         ctx=event_context(request, None),
     )
     return Response(status_code=204)
@@ -270,7 +291,12 @@ async def send_email_verification(principal: SignedIn, request: Request, rt: Run
 @router.post("/api/auth/email/verify", status_code=204)
 async def verify_email(body: VerifyEmailBody, request: Request, rt: Runtime) -> Response:
     async with rt.uow(ALL_ORGS) as uow:
-        await recovery.verify_email(body.token, uow=uow, ctx=event_context(request, None))
+        await recovery.verify_email(
+            body.token,
+            uow=uow,
+            refusals=rt.refusals(request),
+            ctx=event_context(request, None),
+        )
     return Response(status_code=204)
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 
 import mss_service
 from mss_contracts.internal import OrganizationRecord
@@ -15,6 +16,7 @@ from mss_identity.adapters.throttles import Budget, Throttle, UnknownEmailLockou
 from mss_identity.application.api_keys import USE_AUDIT_WINDOW_S
 from mss_identity.application.auth import LoginGuards
 from mss_identity.application.org_directory import record_fetched_organization
+from mss_identity.application.refusals import Refusals
 from mss_identity.config import SERVICE, SERVICE_DIR, IdentitySettings
 
 
@@ -70,6 +72,10 @@ class IdentityRuntime(mss_service.ServiceRuntime):
             settings.password_change_window_s,
         )
         self.key_uses = self._throttle(f"{space}api_key:used", 1, USE_AUDIT_WINDOW_S)
+
+    def refusals(self, request: Request) -> Refusals:
+        """The refusals of `request`, audited through the denial journal (no I/O)."""
+        return Refusals(partial(self.record_denial, request))
 
     def _throttle(self, key_prefix: str, limit: int, window_s: int) -> Throttle:
         return Throttle(self.redis, Budget(key_prefix=key_prefix, limit=limit, window_s=window_s))

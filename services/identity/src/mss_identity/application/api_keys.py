@@ -25,6 +25,7 @@ from mss_db import UnitOfWork
 from mss_identity.adapters.keys import TokenIssuer
 from mss_identity.adapters.repository import ApiKeyRepository, IdentityRepository
 from mss_identity.adapters.throttles import Throttle
+from mss_identity.application.refusals import Actor, Refusals
 from mss_identity.domain.api_keys import (
     ApiKey,
     api_key_hash,
@@ -127,15 +128,19 @@ async def exchange_key(
     tokens: TokenIssuer,
     sessions: SessionStore,
     uses: Throttle,
+    refusals: Refusals,
     ctx: EventContext,
 ) -> IssuedToken:
-    """Client credentials: a live key of an active org → an access token with its perms."""
+    """Client credentials: a live key of an active org → an access token with its perms.
+    A refusal is audited: the key's, in its organization, when the key is live (its
+    organization suspended); no one's for a key that is unknown or revoked."""
     now = datetime.now(UTC)
     keys = ApiKeyRepository(uow)
     api_key = await keys.live(api_key_hash(key))
     org = await IdentityRepository(uow).org(api_key.org_id) if api_key else None
     if api_key is None or org is None or not org.active:
-        raise InvalidApiKey()
+        who = Actor(user_id=api_key.id, org_id=api_key.org_id) if api_key else None
+        raise refusals.refused(InvalidApiKey(), who)
     await keys.mark_used(api_key.id, now)
     if await uses.spend(str(api_key.id)) == 1:
         used = ApiKeyUsed(prefix=api_key.prefix, window_s=USE_AUDIT_WINDOW_S)

@@ -26,6 +26,7 @@ from mss_identity.adapters.passwords import PasswordHasher
 from mss_identity.adapters.repository import IdentityRepository
 from mss_identity.adapters.throttles import Lockout, Throttle, UnknownEmailLockouts
 from mss_identity.application.events import user_event
+from mss_identity.application.refusals import Actor, Refusals
 from mss_identity.domain.errors import (
     AccountLocked,
     AmbiguousAccount,
@@ -189,13 +190,15 @@ async def _record_failure(
 async def _refuse(
     uow_factory: UnitOfWorkFactory,
     guards: LoginGuards,
+    refusals: Refusals,
     users: list[User],
     email: str,
     ctx: EventContext,
     now: datetime,
 ) -> NoReturn:
     """Count the failure against the address and against each account (an email no
-    account has is counted in Redis), commit, and answer 401 as for any failure."""
+    account has is counted in Redis), commit, and answer 401 as for any failure; each
+    account's audit has the refusal (an unknown email's, the platform's)."""
     await guards.failures_per_address.spend(ctx.ip_address or UNKNOWN_ADDRESS)
     async with uow_factory(OrgScope.everything()) as uow:
         repo = IdentityRepository(uow)
@@ -207,20 +210,36 @@ async def _refuse(
                 uow, None, email, ctx, await guards.unknown_emails.fail(email, now)
             )
         await uow.commit()  # the refusal counts although the request fails
-    raise InvalidCredentials()
+    error = InvalidCredentials()
+    for user in users:
+        refusals.refused(error, user)
+    if not users:
+        refusals.refused(error, email=email)
+    raise error
 
 
 async def _refuse_locked(
-    guards: LoginGuards, locked_until: datetime, ctx: EventContext
+    guards: LoginGuards,
+    refusals: Refusals,
+    users: list[User],
+    email: str,
+    locked_until: datetime,
+    ctx: EventContext,
 ) -> NoReturn:
     """A locked account (or unknown email) evaluates no password: 423 until it unlocks."""
     await guards.failures_per_address.spend(ctx.ip_address or UNKNOWN_ADDRESS)
-    raise AccountLocked(locked_until)
+    error = AccountLocked(locked_until)
+    for user in users:
+        refusals.refused(error, user)
+    if not users:
+        refusals.refused(error, email=email)
+    raise error
 
 
 async def _choose_membership(
     uow_factory: UnitOfWorkFactory,
     guards: LoginGuards,
+    refusals: Refusals,
     candidates: list[User],
     verified: list[bool],
     orgs: dict[UUID, OrgRef],
@@ -239,8 +258,9 @@ async def _choose_membership(
         raise AmbiguousAccount([orgs[u.org_id] for u in usable if u.org_id in orgs])
     unlocked = [user for user in candidates if not locked(user, now)]
     if not unlocked:
-        await _refuse_locked(guards, min(u.locked_until for u in candidates if u.locked_until), ctx)
-    await _refuse(uow_factory, guards, unlocked, email, ctx, now)
+        until = min(u.locked_until for u in candidates if u.locked_until)
+        await _refuse_locked(guards, refusals, candidates, email, until, ctx)
+    await _refuse(uow_factory, guards, refusals, unlocked, email, ctx, now)
 
 
 async def login(
@@ -252,15 +272,18 @@ async def login(
     sessions: SessionStore,
     redis: Redis,
     guards: LoginGuards,
+    refusals: Refusals,
     ctx: EventContext,
 ) -> LoginResult | MfaChallenge:
-    """Check the password, then open a session, or ask for the second factor."""
+    """Check the password, then open a session, or ask for the second factor; every
+    refusal is audited (`refusals`), in memory, so that no path takes longer for it."""
     email = normalize_email(cmd.email)
     now = datetime.now(UTC)
     # A spent budget refuses before any password is checked, the right one included.
     retry_after = await guards.failures_per_address.retry_after(ctx.ip_address or UNKNOWN_ADDRESS)
     if retry_after is not None:
-        raise LoginBudgetSpent(retry_after)
+        # No account is looked up: the refusal is the e-mail's (its digest).
+        raise refusals.refused(LoginBudgetSpent(retry_after), email=email)
     # Two transactions, read then write: none stays open while argon2 waits for the pool.
     async with uow_factory(OrgScope.everything()) as uow:
         candidates, orgs = await _memberships(IdentityRepository(uow), email, cmd.organization_id)
@@ -269,20 +292,22 @@ async def login(
     if not candidates:
         unknown = await guards.unknown_emails.state(email)
         if unknown.locked_until is not None and unknown.locked_until > now:
-            await _refuse_locked(guards, unknown.locked_until, ctx)
-        await _refuse(uow_factory, guards, [], email, ctx, now)
+            await _refuse_locked(guards, refusals, [], email, unknown.locked_until, ctx)
+        await _refuse(uow_factory, guards, refusals, [], email, ctx, now)
     if len(candidates) > 1:
-        await _choose_membership(uow_factory, guards, candidates, verified, orgs, email, ctx, now)
+        await _choose_membership(
+            uow_factory, guards, refusals, candidates, verified, orgs, email, ctx, now
+        )
     user, password_ok = candidates[0], verified[0]
     org = orgs.get(user.org_id)
     if user.locked_until is not None and locked(user, now):
-        await _refuse_locked(guards, user.locked_until, ctx)
+        await _refuse_locked(guards, refusals, [user], email, user.locked_until, ctx)
     if org is None or not password_ok or not user.can_log_in():
-        await _refuse(uow_factory, guards, [user], email, ctx, now)
+        await _refuse(uow_factory, guards, refusals, [user], email, ctx, now)
     if not org.active:
-        raise OrganizationInactive()
+        raise refusals.refused(OrganizationInactive(), user)
     if user.mfa_enabled:
-        return MfaChallenge(mfa_token=await mfa_challenge(redis, user.id))
+        return MfaChallenge(mfa_token=await mfa_challenge(redis, user))
     async with uow_factory(OrgScope.everything()) as uow:
         result = await _open_session(
             uow, tokens, sessions, user=user, org=org, ctx=ctx, now=now, amr=["pwd"]
@@ -351,10 +376,19 @@ def _mfa_attempts_key(user_id: UUID) -> str:
     return f"mfa:attempts:{user_id}"
 
 
-async def mfa_challenge(redis: Redis, user_id: UUID) -> str:
+async def mfa_challenge(redis: Redis, user: User) -> str:
+    """The token holds the user and its organization: a throttled attempt is audited in
+    the organization's chain without reading the user first."""
     token = new_refresh_token()
-    await redis.set(_mfa_token_key(token), str(user_id), ex=CHALLENGE_TTL_S)
+    await redis.set(_mfa_token_key(token), f"{user.id} {user.org_id}", ex=CHALLENGE_TTL_S)
     return token
+
+
+def _challenged(raw: bytes | str) -> Actor:
+    """Who an `mfaToken` was issued to (a token of before the organization was added to
+    it holds the user alone)."""
+    user_id, _, org_id = (raw.decode() if isinstance(raw, bytes) else str(raw)).partition(" ")
+    return Actor(user_id=UUID(user_id), org_id=UUID(org_id) if org_id else None)
 
 
 async def _count_mfa_attempt(redis: Redis, user_id: UUID) -> None:
@@ -394,26 +428,30 @@ async def complete_mfa(
     tokens: TokenIssuer,
     sessions: SessionStore,
     redis: Redis,
+    refusals: Refusals,
     ctx: EventContext,
 ) -> LoginResult:
+    """The second factor of a login; every refusal is audited (`refusals`), an unknown
+    (expired, used) token's as no one's: nothing tells whose it was."""
     raw_user = await redis.get(_mfa_token_key(mfa_token))
     if raw_user is None:
-        raise InvalidMfaToken()
-    user_id = UUID(raw_user.decode() if isinstance(raw_user, bytes) else str(raw_user))
+        raise refusals.refused(InvalidMfaToken())
+    challenged = _challenged(raw_user)
+    user_id = challenged.user_id
     if await _mfa_throttled(redis, user_id):
-        raise MfaThrottled()
+        raise refusals.refused(MfaThrottled(), challenged)
     now = datetime.now(UTC)
     repo = IdentityRepository(uow)
     user = await repo.user(user_id)
     org = await repo.org(user.org_id) if user else None
     if user is None or org is None or not user.can_log_in() or not org.active:
-        raise InvalidMfaToken()
+        raise refusals.refused(InvalidMfaToken(), user or challenged)
     if not await verify_second_factor(uow, user_id, code, now):
         await _count_mfa_attempt(redis, user_id)
-        raise InvalidMfaCode()
+        raise refusals.refused(InvalidMfaCode(), user)
     # Single use: whoever deletes the token first completes the login.
     if not await redis.delete(_mfa_token_key(mfa_token)):
-        raise InvalidMfaToken()
+        raise refusals.refused(InvalidMfaToken(), user)
     await redis.delete(_mfa_attempts_key(user_id))
     result = await _open_session(
         uow, tokens, sessions, user=user, org=org, ctx=ctx, now=now, amr=["pwd", "mfa"]
@@ -471,9 +509,11 @@ async def refresh(
     uow: UnitOfWork,
     tokens: TokenIssuer,
     sessions: SessionStore,
+    refusals: Refusals,
     ctx: EventContext,
 ) -> LoginResult:
-    """Rotate: the presented token dies, a new pair is issued (RFC 9700 §4.14.2)."""
+    """Rotate: the presented token dies, a new pair is issued (RFC 9700 §4.14.2). A reused
+    token (presumed stolen) is audited as a refusal of the session's user."""
     presented = refresh_token_hash(refresh_token)
     now = datetime.now(UTC)
     repo = IdentityRepository(uow)
@@ -487,7 +527,9 @@ async def refresh(
     if rotated_at is not None:
         await end_sessions(uow, sessions, ctx, reason="refresh_token_reused", session_id=session_id)
         await uow.commit()  # the revocation stands although the request is refused
-        raise RefreshTokenReused()
+        raise refusals.refused(
+            RefreshTokenReused(), Actor(user_id=session.user_id, org_id=session.org_id)
+        )
     user = await repo.user(session.user_id)
     org = await repo.org(session.org_id)
     if (

@@ -19,6 +19,7 @@ from mss_identity.adapters.repository import IdentityRepository, MfaState
 from mss_identity.application.auth import Me, end_other_sessions
 from mss_identity.application.auth import verify_second_factor as _verify
 from mss_identity.application.events import user_event
+from mss_identity.application.refusals import Refusals
 from mss_identity.domain.errors import InvalidMfaCode, MfaAlreadyEnabled, MfaNotEnabled
 from mss_identity.domain.mfa import matching_step, new_backup_codes, new_secret, provisioning_uri
 
@@ -45,9 +46,11 @@ async def setup(user_id: UUID, *, uow: UnitOfWork) -> Enrollment:
     return Enrollment(secret=secret, otpauth_uri=provisioning_uri(secret, user.email))
 
 
-async def enable(me: Me, code: str, *, uow: UnitOfWork, sessions: SessionStore) -> list[str]:
+async def enable(
+    me: Me, code: str, *, uow: UnitOfWork, sessions: SessionStore, refusals: Refusals
+) -> list[str]:
     """Turn MFA on with a valid code and end the user's other sessions; returns the ten
-    backup codes (shown once)."""
+    backup codes (shown once). A wrong code is audited (`refusals`)."""
     now = datetime.now(UTC)
     repo = IdentityRepository(uow)
     state, user = await repo.mfa_state(me.user_id), await repo.user(me.user_id)
@@ -57,7 +60,7 @@ async def enable(me: Me, code: str, *, uow: UnitOfWork, sessions: SessionStore) 
         raise MfaAlreadyEnabled()
     step = matching_step(state.secret, code.strip(), after_step=state.last_step)
     if step is None:
-        raise InvalidMfaCode()
+        raise refusals.refused(InvalidMfaCode(), user)
     codes = new_backup_codes()
     await repo.save_mfa(
         me.user_id,
@@ -78,16 +81,17 @@ async def _change_with_code(
     *,
     uow: UnitOfWork,
     sessions: SessionStore,
+    refusals: Refusals,
 ) -> None:
     """Check the code (using it up), change the MFA state, record `event` and end the
-    user's other sessions, as after any MFA change."""
+    user's other sessions, as after any MFA change; a wrong code is audited."""
     now = datetime.now(UTC)
     repo = IdentityRepository(uow)
     state, user = await repo.mfa_state(me.user_id), await repo.user(me.user_id)
     if state is None or not state.enabled or user is None:
         raise MfaNotEnabled()
     if not await _verify(uow, me.user_id, code, now):
-        raise InvalidMfaCode()
+        raise refusals.refused(InvalidMfaCode(), user)
     used = await repo.mfa_state(me.user_id)  # the code just used is spent
     assert used is not None
     await repo.save_mfa(me.user_id, change(used), now)
@@ -96,13 +100,17 @@ async def _change_with_code(
     await uow.commit()
 
 
-async def disable(me: Me, code: str, *, uow: UnitOfWork, sessions: SessionStore) -> None:
+async def disable(
+    me: Me, code: str, *, uow: UnitOfWork, sessions: SessionStore, refusals: Refusals
+) -> None:
     off = MfaState(secret=None, enabled=False, backup_hashes=[], last_step=0)
-    await _change_with_code(me, code, lambda _: off, MfaDisabled(), uow=uow, sessions=sessions)
+    await _change_with_code(
+        me, code, lambda _: off, MfaDisabled(), uow=uow, sessions=sessions, refusals=refusals
+    )
 
 
 async def regenerate_backup_codes(
-    me: Me, code: str, *, uow: UnitOfWork, sessions: SessionStore
+    me: Me, code: str, *, uow: UnitOfWork, sessions: SessionStore, refusals: Refusals
 ) -> list[str]:
     """A new set replaces the old one."""
     codes = new_backup_codes()
@@ -113,5 +121,6 @@ async def regenerate_backup_codes(
         MfaBackupCodesRegenerated(count=len(codes.plain)),
         uow=uow,
         sessions=sessions,
+        refusals=refusals,
     )
     return codes.plain

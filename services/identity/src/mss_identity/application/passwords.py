@@ -13,6 +13,7 @@ from mss_identity.adapters.repository import IdentityRepository
 from mss_identity.adapters.throttles import Throttle
 from mss_identity.application.auth import Me, end_other_sessions
 from mss_identity.application.events import user_event
+from mss_identity.application.refusals import Actor, Refusals
 from mss_identity.domain.errors import (
     InvalidCredentials,
     PasswordAttemptsThrottled,
@@ -42,9 +43,11 @@ async def change_password(
     hasher: PasswordHasher,
     sessions: SessionStore,
     attempts: Throttle,
+    refusals: Refusals,
 ) -> None:
     """Wrong current passwords are counted per user like MFA codes: once the budget is
-    spent, even the right one is refused (429) until the window ends."""
+    spent, even the right one is refused (429) until the window ends. A wrong one is
+    audited (`refusals`); the 429, as any signed-in refusal, by the shared handling."""
     subject = str(me.user_id)
     retry_after = await attempts.retry_after(subject)
     if retry_after is not None:
@@ -54,7 +57,7 @@ async def change_password(
         user = await IdentityRepository(uow).user(me.user_id)
     if user is None or not await hasher.verify(user.password_hash, current):
         await attempts.spend(subject)
-        raise InvalidCredentials()
+        raise refusals.refused(InvalidCredentials(), user or Actor(me.user_id, None))
     await attempts.reset(subject)
     password_hash = await hash_new_password(new, user, hasher)
     async with uow_factory(scope) as uow:

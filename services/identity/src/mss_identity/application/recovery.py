@@ -24,6 +24,7 @@ from mss_identity.adapters.throttles import Throttle
 from mss_identity.application.auth import end_sessions
 from mss_identity.application.events import user_event, user_updated
 from mss_identity.application.passwords import hash_new_password
+from mss_identity.application.refusals import Refusals
 from mss_identity.domain.errors import InvalidUserToken
 from mss_identity.domain.user_tokens import (
     LIFETIMES,
@@ -83,12 +84,18 @@ async def forgot_password(
 
 
 async def _token_user(
-    repo: IdentityRepository, token: str, purposes: frozenset[TokenPurpose], now: datetime
+    repo: IdentityRepository,
+    token: str,
+    purposes: frozenset[TokenPurpose],
+    now: datetime,
+    refusals: Refusals,
 ) -> User:
+    """The user a usable token is for; a refused token is audited (the user's, when the
+    token is theirs but they may no longer use it; no one's otherwise)."""
     found = await repo.usable_user_token(user_token_hash(token), purposes, now)
     user = await repo.locked_user(found.user_id) if found else None
     if user is None or user.status is UserStatus.INACTIVE:
-        raise InvalidUserToken()
+        raise refusals.refused(InvalidUserToken(), user)
     return user
 
 
@@ -99,6 +106,7 @@ async def reset_password(
     uow_factory: UnitOfWorkFactory,
     hasher: PasswordHasher,
     sessions: SessionStore,
+    refusals: Refusals,
     ctx: EventContext,
 ) -> User:
     """Set a password with a reset or invitation token (single use).
@@ -111,11 +119,11 @@ async def reset_password(
     # Two transactions, read then write: none stays open (nor holds the token's row lock)
     # while argon2 waits for the pool; the write finds the token unused again or refuses.
     async with uow_factory(OrgScope.everything()) as uow:
-        holder = await _token_user(IdentityRepository(uow), token, PASSWORD_SETTING, now)
+        holder = await _token_user(IdentityRepository(uow), token, PASSWORD_SETTING, now, refusals)
     password_hash = await hash_new_password(new, holder, hasher)
     async with uow_factory(OrgScope.everything()) as uow:
         repo = IdentityRepository(uow)
-        user = await _token_user(repo, token, PASSWORD_SETTING, now)
+        user = await _token_user(repo, token, PASSWORD_SETTING, now, refusals)
         await repo.use_user_tokens(user.id, now, PASSWORD_SETTING)
         values: dict[str, Any] = {
             "password_hash": password_hash,
@@ -169,11 +177,13 @@ async def request_email_verification(user_id: UUID, *, uow: UnitOfWork, ctx: Eve
     return True
 
 
-async def verify_email(token: str, *, uow: UnitOfWork, ctx: EventContext) -> None:
+async def verify_email(
+    token: str, *, uow: UnitOfWork, refusals: Refusals, ctx: EventContext
+) -> None:
     purposes = frozenset({TokenPurpose.EMAIL_VERIFICATION})
     now = datetime.now(UTC)
     repo = IdentityRepository(uow)
-    user = await _token_user(repo, token, purposes, now)
+    user = await _token_user(repo, token, purposes, now, refusals)
     await repo.use_user_tokens(user.id, now, purposes)
     if not user.email_verified:
         updated = await repo.change_user(user.id, now, email_verified=True)

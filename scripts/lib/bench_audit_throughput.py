@@ -12,6 +12,13 @@ and the drain rate after publishing ended. Then verifies every chain of the run 
 the audit service's own verify endpoint (`GET /api/audit/verify?orgId=`, via the gateway,
 as the bootstrap super admin) and prints `uptime`. Figures only; never asserts.
 
+The machine's own publisher may be slower than the worker (a loaded box): then the
+end-to-end figure is the publish rate. `--backlog` measures the worker alone: it stops
+the audit worker that scripts/up started (its pid file), publishes the N events into its
+queue, starts it again the way scripts/up does, and reports the rate at which the store
+received them (`audit.events.received_at`, first to last). Both modes print the CPU time
+the worker process and audit's PostgreSQL backends spent per event.
+
 Environment: MSS_RABBITMQ_URL, MSS_BUS_NAMESPACE, MSS_DATABASE_URL, MSS_GATEWAY_URL (set by
 scripts/bench from MSS_PORT_OFFSET), MSS_E2E_ADMIN_EMAIL / MSS_E2E_ADMIN_PASSWORD.
 """
@@ -20,11 +27,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import aio_pika
 import asyncpg
@@ -129,8 +139,89 @@ async def verify(gateway: str, orgs: list[uuid.UUID]) -> tuple[int, int, list[st
     return valid, checked, problems
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a local process (Linux /proc), None when not readable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def cpu_pids(conn: asyncpg.Connection) -> dict[str, list[int]]:
+    """The audit worker's pid (from scripts/up's pid file) and audit's PostgreSQL backends."""
+    pids: dict[str, list[int]] = {"worker": [], "postgres": []}
+    pid_file = worker_pid_file()
+    if pid_file.is_file():
+        pids["worker"].append(int(pid_file.read_text().strip()))
+    rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE usename = 'audit_app'")
+    pids["postgres"] = [row["pid"] for row in rows]
+    return pids
+
+
+def cpu_used(pids: dict[str, list[int]]) -> dict[str, float]:
+    return {
+        name: sum(value for pid in group if (value := cpu_seconds(pid)) is not None)
+        for name, group in pids.items()
+    }
+
+
 def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def worker_pid_file() -> Path:
+    return Path(os.environ.get("MSS_RUN_DIR", ROOT / ".run")) / "pids" / "audit-worker.pid"
+
+
+def stop_worker() -> bool:
+    """SIGTERM the audit worker scripts/up started; True once it has exited."""
+    pid_file = worker_pid_file()
+    if not pid_file.is_file():
+        return False
+    pid = int(pid_file.read_text().strip())
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    for _ in range(300):
+        if not Path(f"/proc/{pid}").exists():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def start_worker() -> None:
+    """As scripts/up starts it: detached, logging to the run dir, its pid in the pid file."""
+    run_dir = Path(os.environ.get("MSS_RUN_DIR", ROOT / ".run"))
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "lib" / "spawn.py"),
+            str(run_dir / "logs" / "audit-worker.log"),
+            str(worker_pid_file()),
+            "--",
+            sys.executable,
+            "-m",
+            "mss_audit",
+            "worker",
+        ],
+        cwd=ROOT,
+        check=True,
+    )
+
+
+async def store_rate(conn: asyncpg.Connection, orgs: list[uuid.UUID]) -> float | None:
+    """Events/s as the store received them: count over first to last `received_at`."""
+    row = await conn.fetchrow(
+        "SELECT count(*) AS n, EXTRACT(EPOCH FROM max(received_at) - min(received_at)) AS s "
+        "FROM audit.events WHERE org_id = ANY($1::uuid[])",
+        orgs,
+    )
+    if row is None or not row["s"]:
+        return None
+    return float(row["n"]) / float(row["s"])
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -144,13 +235,25 @@ async def main(args: argparse.Namespace) -> int:
     conn = await asyncpg.connect(database_url(args.database_url))
     try:
         await conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        if args.backlog and not stop_worker():
+            print("  --backlog: could not stop the audit worker (is scripts/up running?)")
+            return 2
+        pids = await cpu_pids(conn)
+        cpu_before = cpu_used(pids)
         started = time.perf_counter()
-        publishing = asyncio.create_task(publish_all(args.rabbitmq_url, exchange, messages))
-        published_at = await publishing
+        published_at = await publish_all(args.rabbitmq_url, exchange, messages)
+        if args.backlog:
+            print(f"  backlog          {args.n} events queued; starting the audit worker")
+            start_worker()
+            await wait_for_audit(conn, orgs, 1, deadline=published_at + args.wait_timeout)
+            pids = await cpu_pids(conn)
+            cpu_before = cpu_used(pids)
         found, done_at = await wait_for_audit(
             conn, orgs, args.n, deadline=published_at + args.wait_timeout
         )
         load = uptime()
+        cpu_after = cpu_used(pids)
+        received_rate = await store_rate(conn, orgs)
     finally:
         await conn.close()
 
@@ -161,10 +264,20 @@ async def main(args: argparse.Namespace) -> int:
         print(f"  audit store      only {found} of {args.n} after {args.wait_timeout:.0f} s")
     else:
         print(f"  audit store      all {args.n} stored {total_s:.2f} s after the first publish")
-    print(f"  throughput       {found / total_s:,.0f} events/s (first publish -> last entry)")
+    if not args.backlog:
+        print(f"  throughput       {found / total_s:,.0f} events/s (first publish -> last entry)")
+    if received_rate is not None:
+        print(f"  store received   {received_rate:,.0f} events/s (first to last received_at)")
     drain_s = done_at - published_at
     print(f"  backlog drained  {drain_s:.2f} s after publishing ended")
     print(f"  load after       {load}")
+    for name, before in cpu_before.items():
+        spent = cpu_after[name] - before
+        if pids[name] and found:
+            print(
+                f"  cpu {name:<12} {spent:.2f} s = {spent / found * 1e6:,.0f} us/event "
+                f"(pids {', '.join(map(str, pids[name]))})"
+            )
 
     valid, checked, problems = await verify(args.gateway, orgs)
     print(f"  chains           {valid} of {len(orgs)} verify, {checked} entries checked")
@@ -180,6 +293,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("n", nargs="?", type=int, default=50_000, help="events (50000)")
     parser.add_argument("--orgs", type=int, default=50, help="organizations / chains (50)")
+    parser.add_argument(
+        "--backlog",
+        action="store_true",
+        help="queue all N with the worker stopped, then time the worker alone",
+    )
     parser.add_argument(
         "--wait-timeout", type=float, default=600.0, help="seconds to wait for the audit (600)"
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Annotated, Any, ClassVar, TypeVar
 from uuid import UUID, uuid4
 
@@ -133,12 +134,22 @@ def redacted(envelope: EventEnvelope) -> EventEnvelope:
     cls = EVENT_TYPES.get(envelope.type)
     if cls is None:
         return envelope
+    present = [key for key in _sensitive_keys(cls) if envelope.data.get(key) is not None]
+    if not present:
+        # Nothing to hide (most events): no copy (the audit worker redacts thousands a second).
+        return envelope
     data = dict(envelope.data)
-    for name, field in cls.model_fields.items():
-        key = field.alias or name
-        if is_sensitive(field) and key in data and data[key] is not None:
-            data[key] = REDACTED
+    for key in present:
+        data[key] = REDACTED
     return envelope.model_copy(update={"data": data})
+
+
+@cache
+def _sensitive_keys(cls: type[EventData]) -> tuple[str, ...]:
+    """The payload keys (aliases) of a type's `SensitiveStr` fields."""
+    return tuple(
+        field.alias or name for name, field in cls.model_fields.items() if is_sensitive(field)
+    )
 
 
 # --- organization ------------------------------------------------------------------

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, func, text
+from sqlalchemy import ARRAY, Row, Text, Uuid, bindparam, func, text
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlmodel import col, select
 
@@ -16,9 +16,62 @@ from mss_audit.adapters.tables import AuditLogRow, EventRow
 from mss_audit.domain.chain import GENESIS, AuditEntry, ChainLink, entry_hash
 from mss_contracts.events import EventEnvelope
 from mss_db import UnitOfWork
+from mss_db.bulk import insert_rows
+from mss_db.engine import json_dumps
 from mss_db.scope import in_scope
 
 WALK_BATCH = 1000
+
+_EVENTS = "audit.events"
+_EVENT_COLUMNS = (
+    ("id", "uuid"),
+    ("type", "text"),
+    ("aggregate_id", "uuid"),
+    ("aggregate_type", "text"),
+    ("org_id", "uuid"),
+    ("data", "jsonb"),
+    ("metadata", "jsonb"),
+    ("schema_version", "int4"),
+    ("occurred_at", "timestamptz"),
+)
+_LOGS = "audit.audit_logs"
+_LOG_COLUMNS = (
+    ("id", "uuid"),
+    ("event_id", "uuid"),
+    ("user_id", "uuid"),
+    ("session_id", "uuid"),
+    ("org_id", "uuid"),
+    ("action", "text"),
+    ("resource_type", "text"),
+    ("resource_id", "uuid"),
+    ("details", "jsonb"),
+    ("ip_address", "inet"),
+    ("user_agent", "text"),
+    ("success", "bool"),
+    ("error_message", "text"),
+    ("timestamp", "timestamptz"),
+    ("chain_key", "uuid"),
+    ("seq", "int8"),
+    ("prev_hash", "text"),
+    ("hash", "text"),
+)
+# One lock per chain, taken in the order of the array (the caller sorts it): two writers
+# needing overlapping chains take them in the same order, so neither waits on the other
+# in a cycle. The key is the one `append` locks, so both paths exclude each other.
+_LOCK_CHAINS = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(:keys) AS k"
+).bindparams(bindparam("keys", type_=ARRAY(Text)))
+# The newest link of each chain: one index probe per chain (LATERAL ... LIMIT 1), not a
+# scan of the chains' history.
+_CHAIN_HEADS = text(
+    "SELECT k.key, h.seq, h.hash FROM unnest(:keys) AS k(key) "
+    "LEFT JOIN LATERAL (SELECT seq, hash FROM audit.audit_logs WHERE chain_key = k.key "
+    "ORDER BY seq DESC LIMIT 1) AS h ON true"
+).bindparams(bindparam("keys", type_=ARRAY(Uuid)))
+
+
+def _lock_key(chain_key: UUID) -> str:
+    return f"audit-chain:{chain_key}"
 
 
 def _stored(row: Row[Any]) -> StoredLog:
@@ -94,7 +147,7 @@ class AuditRepository:
         """Append to the entry's chain; a per-chain lock keeps concurrent writers in order."""
         await self._conn.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-            {"key": f"audit-chain:{entry.chain_key}"},
+            {"key": _lock_key(entry.chain_key)},
         )
         last = (
             await self._conn.execute(
@@ -135,6 +188,83 @@ class AuditRepository:
             )
         )
         return link
+
+    async def store_events(self, envelopes: Sequence[EventEnvelope]) -> set[UUID]:
+        """`store_event` for many (redacted) events in one statement; the ids newly stored."""
+        inserted = await insert_rows(
+            self._conn,
+            _EVENTS,
+            _EVENT_COLUMNS,
+            [
+                (
+                    envelope.id,
+                    envelope.type,
+                    envelope.aggregate_id,
+                    envelope.aggregate_type,
+                    envelope.organization_id,
+                    json_dumps(envelope.data),
+                    envelope.metadata.model_dump_json(by_alias=True),
+                    envelope.schema_version,
+                    envelope.metadata.timestamp,
+                )
+                for envelope in envelopes
+            ],
+            suffix="ON CONFLICT (id) DO NOTHING RETURNING id",
+        )
+        return {row[0] for row in inserted}
+
+    async def append_all(self, entries: Sequence[AuditEntry]) -> list[ChainLink]:
+        """`append` for many entries: each chain locked and its head read once, the links
+        computed here in order, every row inserted by one statement."""
+        if not entries:
+            return []
+        keys = sorted({entry.chain_key for entry in entries})
+        await self._conn.execute(_LOCK_CHAINS, {"keys": [_lock_key(key) for key in keys]})
+        heads: dict[UUID, tuple[int, str]] = {
+            row.key: (row.seq or 0, row.hash or GENESIS)
+            for row in await self._conn.execute(_CHAIN_HEADS, {"keys": keys})
+        }
+        links: list[ChainLink] = []
+        for entry in entries:
+            last_seq, prev_hash = heads[entry.chain_key]
+            seq = last_seq + 1
+            link = ChainLink(
+                entry=entry,
+                seq=seq,
+                prev_hash=prev_hash,
+                hash=entry_hash(entry, seq=seq, prev_hash=prev_hash),
+            )
+            heads[entry.chain_key] = (seq, link.hash)
+            links.append(link)
+        await insert_rows(
+            self._conn,
+            _LOGS,
+            _LOG_COLUMNS,
+            [
+                (
+                    link.entry.id,
+                    link.entry.event_id,
+                    link.entry.user_id,
+                    link.entry.session_id,
+                    link.entry.org_id,
+                    link.entry.action,
+                    link.entry.resource_type,
+                    link.entry.resource_id,
+                    json_dumps(link.entry.details),
+                    link.entry.ip_address,
+                    link.entry.user_agent,
+                    link.entry.success,
+                    link.entry.error_message,
+                    link.entry.timestamp,
+                    link.entry.chain_key,
+                    link.seq,
+                    link.prev_hash,
+                    link.hash,
+                )
+                for link in links
+            ],
+        )
+        return links
 
     async def logs(self, where: LogFilter, *, before: int | None, limit: int) -> list[StoredLog]:
         """Newest first; `before` is the cursor (a position) of the previous page's end."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from ipaddress import ip_address
 from typing import Any
 from uuid import UUID, uuid5
@@ -13,6 +14,8 @@ _FAILURE_SUFFIXES = (".failed", ".denied")
 _ENTRY_NAMESPACE = UUID("6f1c2b1e-3c55-4a6e-9a43-0d1f5f2b7e10")
 
 
+# Parsing an address costs more than the rest of an entry; the same few repeat a lot.
+@lru_cache(maxsize=4096)
 def _valid_ip(value: str | None) -> str | None:
     if value is None:
         return None

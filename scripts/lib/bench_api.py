@@ -24,6 +24,8 @@ Goal (issue 10 §3): ours ≥ 0.6× the control and ≥ 1,000 req/s per API proc
 Figures are printed, never asserted. wrk is installed by scripts/bench when missing.
 """
 
+# ruff: noqa: S608 - the SQL is built from our own table and column names only
+
 from __future__ import annotations
 
 import argparse
@@ -36,9 +38,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +52,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_gateway import Leg, run_wrk  # noqa: E402
+from bench_gateway import Leg, run_wrk
 
-from mss_settings import PlatformSettings, role_database_url  # noqa: E402
+from mss_db.pages import TOTAL_CAP
+from mss_settings import PlatformSettings, role_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTROL = Path(__file__).resolve().parent / "bench_control.py"
+
 
 # What each service runs for the request, as its SQL log shows it (super admin: every
 # organization in scope, so `in_scope` renders `WHERE true`). The count is `meta.total`.
@@ -81,8 +85,13 @@ AUDIT_COLUMNS = _columns(
 )
 
 
-def count_sql(table: str) -> str:
-    return f"SELECT count(*) AS count_1 FROM {table} WHERE true"
+def count_sql(table: str) -> dict[str, Any]:
+    """`mss_db.pages.fetch_page`'s capped count, run after a full page."""
+    return {
+        "sql": f"SELECT count(*) AS count_1 FROM (SELECT 1 FROM {table} WHERE true "
+        "LIMIT $1::INTEGER) AS capped",
+        "args": [TOTAL_CAP + 1],
+    }
 
 
 @dataclass
@@ -178,7 +187,9 @@ def seed(platform: Platform, wanted: int) -> int:
 
 def targets(platform: Platform) -> list[Target]:
     user, org = {"uuid": platform.user_id}, {"uuid": platform.org_id}
-    jwks = httpx.get(platform.url("identity") + "/.well-known/jwks.json", timeout=5.0).json()
+    jwks_url = platform.url("identity") + "/.well-known/jwks.json"
+    check(jwks_url, "")
+    jwks = httpx.get(jwks_url, timeout=5.0).json()
     page = "LIMIT $1::INTEGER OFFSET $2::INTEGER"
     return [
         Target(
@@ -187,13 +198,13 @@ def targets(platform: Platform) -> list[Target]:
             "/api/organizations?limit=1",
             "organization_app",
             [
-                {"sql": count_sql("organization.organizations")},
                 {
                     "sql": f"SELECT {ORG_COLUMNS} FROM organization.organizations WHERE true "
                     "ORDER BY organization.organizations.created_at DESC, "
                     f"organization.organizations.id {page}",
                     "args": [1, 0],
                 },
+                count_sql("organization.organizations"),
             ],
         ),
         Target(
@@ -202,12 +213,12 @@ def targets(platform: Platform) -> list[Target]:
             "/api/users?limit=1",
             "identity_app",
             [
-                {"sql": count_sql("identity.users")},
                 {
                     "sql": f"SELECT {USER_COLUMNS} FROM identity.users WHERE true "
                     f"ORDER BY identity.users.created_at DESC, identity.users.id {page}",
                     "args": [1, 0],
                 },
+                count_sql("identity.users"),
             ],
         ),
         Target(
@@ -297,7 +308,10 @@ def control_app(spec: dict[str, Any], port: int) -> Iterator[str]:
 
 
 def check(url: str, auth: str) -> None:
-    response = httpx.get(url, headers={"Authorization": auth} if auth else {}, timeout=5.0)
+    try:
+        response = httpx.get(url, headers={"Authorization": auth} if auth else {}, timeout=5.0)
+    except httpx.HTTPError as exc:
+        sys.exit(f"{url} does not answer ({exc}): start the platform with scripts/up")
     if response.status_code != 200:
         sys.exit(f"{url} answered {response.status_code}: {response.text[:300]}")
 
@@ -331,11 +345,6 @@ def main() -> None:
         admin_dsn=admin_dsn(settings),
         run_dir=Path(os.environ.get("MSS_RUN_DIR") or ROOT / ".run"),
     )
-    for service in ("organization", "identity", "audit"):
-        try:
-            httpx.get(platform.url(service) + "/live", timeout=3.0)
-        except httpx.HTTPError as exc:
-            sys.exit(f"{service} does not answer ({exc}): start the platform with scripts/up")
     find_admin(platform)
     sessions = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
     legs = 2 * 5
@@ -368,8 +377,10 @@ def main() -> None:
             print(f"  ratio     {ours.rps / ctrl.rps if ctrl.rps else float('nan'):.2f}x")
     print(f"  load after: {uptime()}")
     print()
-    print(f"  {'target':<14} {'ours r/s':>9} {'p50':>7} {'p99':>7} {'ctrl r/s':>9} {'p50':>7} "
-          f"{'p99':>7} {'ratio':>6}")
+    print(
+        f"  {'target':<14} {'ours r/s':>9} {'p50':>7} {'p99':>7} {'ctrl r/s':>9} {'p50':>7} "
+        f"{'p99':>7} {'ratio':>6}"
+    )
     for target, ours, ctrl in rows:
         ratio = ours.rps / ctrl.rps if ctrl.rps else float("nan")
         print(

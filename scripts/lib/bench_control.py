@@ -76,7 +76,9 @@ def build_app(spec: dict[str, Any]) -> FastAPI:
             return
         dsn = target["dsn"]
         settings = target["settings"]
-        statements = [(s["sql"], [_arg(a) for a in s.get("args", [])]) for s in target["statements"]]
+        statements = [
+            (s["sql"], [_arg(a) for a in s.get("args", [])]) for s in target["statements"]
+        ]
 
         @app.get(f"/{name}")
         async def query() -> Response:

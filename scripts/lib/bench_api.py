@@ -20,6 +20,10 @@ kept in step with the repositories by hand), on the same rows, as the same datab
 
 First seeds `--seed` organizations (POST /api/organizations) when fewer exist.
 Prints req/s, p50, p99 of both, the ratio ours/control, and `uptime` before and after.
+Also the CPU time the serving process spent per request during its leg (/proc/PID/stat:
+the API's pid from MSS_RUN_DIR/pids, the control's own), and what that makes per core:
+on a shared, loaded machine req/s mostly measures the share of CPU a process got, while
+CPU per request is what the code costs.
 Goal (issue 10 §3): ours ≥ 0.6× the control and ≥ 1,000 req/s per API process.
 Figures are printed, never asserted. wrk is installed by scripts/bench when missing.
 """
@@ -279,8 +283,42 @@ def control_spec(platform: Platform, chosen: list[Target]) -> dict[str, Any]:
     return {"pool_size": 2 * platform.settings.db_pool_size, "targets": spec_targets}
 
 
+@dataclass
+class Measured:
+    """A wrk leg and the CPU the serving process spent during it."""
+
+    leg: Leg
+    cpu_s: float
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return 1000 * self.cpu_s / self.leg.requests if self.leg.requests else float("nan")
+
+    @property
+    def capacity(self) -> float:
+        """Requests per second of one core's worth of CPU: what the process would serve
+        alone on an idle core (the machine is shared, so req/s alone understates it)."""
+        return 1000 / self.cpu_ms_per_request if self.leg.requests else float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of process `pid` (and its threads) so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(pid: int, name: str, url: str, auth: str, args: argparse.Namespace) -> Measured:
+    before = cpu_seconds(pid)
+    leg = run_wrk(name, url, auth, False, args.seconds, args.concurrency)
+    return Measured(leg, cpu_seconds(pid) - before)
+
+
+def service_pid(platform: Platform, service: str) -> int:
+    return int((platform.run_dir / "pids" / f"{service}-api.pid").read_text())
+
+
 @contextmanager
-def control_app(spec: dict[str, Any], port: int) -> Iterator[str]:
+def control_app(spec: dict[str, Any], port: int) -> Iterator[tuple[str, int]]:
     with tempfile.TemporaryDirectory(prefix="mss-bench-api-") as tmp:
         path = Path(tmp) / "spec.json"
         path.write_text(json.dumps(spec))
@@ -301,7 +339,7 @@ def control_app(spec: dict[str, Any], port: int) -> Iterator[str]:
                     if time.monotonic() > deadline or process.poll() is not None:
                         sys.exit("the control app did not start")
                     time.sleep(0.2)
-            yield base
+            yield base, process.pid
         finally:
             process.terminate()
             process.wait(timeout=10)
@@ -316,15 +354,22 @@ def check(url: str, auth: str) -> None:
         sys.exit(f"{url} answered {response.status_code}: {response.text[:300]}")
 
 
+def ratio(ours: float, control: float) -> float:
+    return ours / control if control else float("nan")
+
+
 def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
 
-def line(label: str, leg: Leg) -> str:
+def line(label: str, measured: Measured) -> str:
+    leg = measured.leg
     errors = leg.requests - leg.ok
     return (
         f"  {label:<9} {leg.rps:>8.0f} req/s  p50 {leg.p50_ms:>7.2f} ms  "
-        f"p99 {leg.p99_ms:>7.2f} ms  non-2xx {errors:>5}  socket errors {leg.errors}"
+        f"p99 {leg.p99_ms:>7.2f} ms  CPU {measured.cpu_ms_per_request:>6.2f} ms/req "
+        f"(≈ {measured.capacity:>5.0f} req/s per core)  non-2xx {errors:>5}  "
+        f"socket errors {leg.errors}"
     )
 
 
@@ -359,33 +404,39 @@ def main() -> None:
         f"{orgs} organizations, straight to each service (no gateway)"
     )
     print(f"  load before: {uptime()}")
-    rows: list[tuple[Target, Leg, Leg]] = []
-    with control_app(control_spec(platform, chosen), control_port) as control:
+    rows: list[tuple[Target, Measured, Measured]] = []
+    with control_app(control_spec(platform, chosen), control_port) as (control, control_pid):
         for target in chosen:
             ours_url = platform.url(target.service) + target.path
             control_url = f"{control}/{target.name}"
             check(ours_url, auth)
             check(control_url, "")
             time.sleep(args.settle)
-            ours = run_wrk(target.name, ours_url, auth, False, args.seconds, args.concurrency)
+            pid = service_pid(platform, target.service)
+            ours = measure(pid, target.name, ours_url, auth, args)
             time.sleep(args.settle)
-            ctrl = run_wrk(target.name, control_url, "", False, args.seconds, args.concurrency)
+            ctrl = measure(control_pid, target.name, control_url, "", args)
             rows.append((target, ours, ctrl))
             print(f"{target.name}: GET {target.path} ({target.service})")
             print(line("ours", ours))
             print(line("control", ctrl))
-            print(f"  ratio     {ours.rps / ctrl.rps if ctrl.rps else float('nan'):.2f}x")
+            print(
+                f"  ratio     {ratio(ours.leg.rps, ctrl.leg.rps):.2f}x req/s, "
+                f"{ratio(ours.capacity, ctrl.capacity):.2f}x per CPU"
+            )
     print(f"  load after: {uptime()}")
     print()
     print(
-        f"  {'target':<14} {'ours r/s':>9} {'p50':>7} {'p99':>7} {'ctrl r/s':>9} {'p50':>7} "
-        f"{'p99':>7} {'ratio':>6}"
+        f"  {'target':<14} {'ours r/s':>9} {'p50':>7} {'p99':>7} {'r/s/core':>8} "
+        f"{'ctrl r/s':>9} {'p50':>7} {'p99':>7} {'r/s/core':>8} {'ratio':>6} {'/CPU':>6}"
     )
     for target, ours, ctrl in rows:
-        ratio = ours.rps / ctrl.rps if ctrl.rps else float("nan")
+        by_rps, by_cpu = ratio(ours.leg.rps, ctrl.leg.rps), ratio(ours.capacity, ctrl.capacity)
         print(
-            f"  {target.name:<14} {ours.rps:>9.0f} {ours.p50_ms:>7.1f} {ours.p99_ms:>7.1f} "
-            f"{ctrl.rps:>9.0f} {ctrl.p50_ms:>7.1f} {ctrl.p99_ms:>7.1f} {ratio:>5.2f}x"
+            f"  {target.name:<14} {ours.leg.rps:>9.0f} {ours.leg.p50_ms:>7.1f} "
+            f"{ours.leg.p99_ms:>7.1f} {ours.capacity:>8.0f} {ctrl.leg.rps:>9.0f} "
+            f"{ctrl.leg.p50_ms:>7.1f} {ctrl.leg.p99_ms:>7.1f} {ctrl.capacity:>8.0f} "
+            f"{by_rps:>5.2f}x {by_cpu:>5.2f}x"
         )
     sessions.close()
 

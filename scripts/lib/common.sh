@@ -55,6 +55,13 @@ apt_install() {
   $sudo apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
 }
 
+ensure_wrk() {
+  # The HTTP load generator of `scripts/bench api` (Debian package).
+  command -v wrk >/dev/null 2>&1 && return
+  say "installing wrk (Debian package) for the HTTP benchmarks"
+  apt_install wrk || die "could not install wrk"
+}
+
 ensure_compose_validator() {
   # docker-compose.yml is validated offline (no Docker engine needed): Debian's docker-compose.
   command -v docker-compose >/dev/null 2>&1 && return

@@ -24,6 +24,10 @@ TOKEN_TYPE = "at+jwt"
 LEEWAY_S = 5
 # An unknown kid triggers a JWKS refresh at most this often (forged kids cannot flood identity).
 REFRESH_INTERVAL_S = 30.0
+# Tokens verified, remembered by their exact text until they expire: the ECDSA check and
+# the claims' validation were the larger part of a one-page read's own CPU, and a client
+# sends the same token on every request. Bounded; the oldest entry makes room.
+VERIFIED_CACHE_SIZE = 4096
 
 KeyLoader = Callable[[], Awaitable[Mapping[str, EllipticCurvePublicKey]]]
 
@@ -62,6 +66,8 @@ class TokenVerifier:
         self._keys: Mapping[str, EllipticCurvePublicKey] = {}
         self._loaded_at = float("-inf")
         self._lock = asyncio.Lock()
+        # token -> (valid until, epoch seconds; its claims). Only accepted tokens enter.
+        self._verified: dict[str, tuple[float, AccessClaims]] = {}
 
     async def _key(self, kid: str) -> EllipticCurvePublicKey:
         key = self._keys.get(kid)
@@ -80,6 +86,24 @@ class TokenVerifier:
         return key
 
     async def verify(self, token: str) -> AccessClaims:
+        """The claims of a token we signed that is valid now; TokenError otherwise.
+
+        A token accepted before is accepted again without its signature check until it
+        expires (the same leeway). Revocation is not this cache's concern: the session
+        check runs on every request (`mss_auth.dependencies.current_principal`).
+        """
+        cached = self._verified.get(token)
+        if cached is not None:
+            if time.time() <= cached[0]:
+                return cached[1]
+            del self._verified[token]
+        claims = await self._verify(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.pop(next(iter(self._verified)))
+        self._verified[token] = (claims.exp + LEEWAY_S, claims)
+        return claims
+
+    async def _verify(self, token: str) -> AccessClaims:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:

@@ -12,7 +12,8 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mss_contracts.events import EventEnvelope
-from mss_db.scope import OrgScope, apply_scope
+from mss_db.engine import begin_scoped
+from mss_db.scope import OrgScope
 from mss_db.tables import outbox_table
 
 
@@ -129,9 +130,7 @@ class UnitOfWork:
         return self._projections.get(name, LOCAL_ONLY)
 
     async def __aenter__(self) -> Self:
-        self._conn = await self._engine.connect()
-        await self._conn.begin()
-        await apply_scope(self._conn, self._scope)
+        self._conn = await begin_scoped(self._engine, self._scope)
         self._outbox = Outbox(self._conn, self._schema)
         return self
 

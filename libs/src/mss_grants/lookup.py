@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mss_contracts.access import GrantTerms
 from mss_contracts.internal import TechnicianGrants
-from mss_db.scope import OrgScope, apply_scope
+from mss_db.engine import begin_scoped
+from mss_db.scope import OrgScope
 from mss_projections import ProjectionSource
 
 
@@ -38,13 +39,15 @@ class TableGrantLookup:
     async def granted_orgs(
         self, technician_id: UUID, *, ip: str | None, now: datetime
     ) -> frozenset[UUID]:
-        async with self._engine.connect() as conn, conn.begin():
-            # The lookup itself must see every organization's grants for this technician.
-            await apply_scope(conn, OrgScope.everything())
+        # The lookup itself must see every organization's grants for this technician.
+        conn = await begin_scoped(self._engine, OrgScope.everything())
+        try:
             rows = await conn.execute(self._query, {"technician": technician_id, "now": now})
             return frozenset(
                 row.org_id for row in rows if _terms(row._mapping).refusal(now=now, ip=ip) is None
             )
+        finally:
+            await conn.close()
 
 
 class RefreshedGrantLookup:

@@ -17,7 +17,6 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
-from prometheus_fastapi_instrumentator import Instrumentator
 from pydantic import BaseModel
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -52,6 +51,7 @@ from mss_service.transparency import AccessJournal
 from mss_settings import PlatformSettings, registry, role_database_url, service_token_secret
 from mss_web.context import RequestIdMiddleware, client_address
 from mss_web.handlers import install_error_handlers, observe_refusals
+from mss_web.metrics import install_metrics
 
 log = logging.getLogger("mss.service")
 
@@ -351,17 +351,24 @@ def create_service_app(
     app.include_router(health_router(lambda request: request.app.state.runtime))
     for router in routers:
         app.include_router(router)
-    Instrumentator(excluded_handlers=sorted(PUBLIC_PATHS)).instrument(app).expose(
-        app, include_in_schema=False
-    )
+    install_metrics(app, excluded=PUBLIC_PATHS)
     return app
 
 
-def runtime(request: Request) -> ServiceRuntime:
-    """The dependency routes use to reach the service's connections."""
+def runtime_of(request: Request) -> ServiceRuntime:
+    """The service's connections, from the app that serves `request`."""
     value = request.app.state.runtime
     assert isinstance(value, ServiceRuntime)
     return value
+
+
+async def runtime(request: Request) -> ServiceRuntime:
+    """The dependency routes use to reach the service's connections.
+
+    `async` although it awaits nothing: FastAPI runs a plain `def` dependency in its thread
+    pool, a hop to another thread and back on every request.
+    """
+    return runtime_of(request)
 
 
 # What a route declares to reach the runtime: `rt: Runtime`. A service whose runtime carries
@@ -378,7 +385,7 @@ def record_access(
     resource_id: UUID | None = None,
 ) -> None:
     """After a read: journal it for the customer organizations whose data it showed."""
-    runtime(request).journal.record(
+    runtime_of(request).journal.record(
         request,
         principal,
         lambda: event_context(request, principal),
@@ -420,7 +427,7 @@ def record_refusal(request: Request, status: int, code: ErrorCode, message: str)
     principal = request.scope.get("state", {}).get("principal")
     if not isinstance(principal, Principal):
         return
-    runtime(request).denials.record(
+    runtime_of(request).denials.record(
         actor_id=principal.user_id,
         org_id=principal.org_id,
         action=route_action(request),

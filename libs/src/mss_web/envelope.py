@@ -48,9 +48,10 @@ class PageParams(ApiModel):
         )
 
 
-def page_params(
+async def page_params(
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> PageParams:
-    """Pagination query (`page` ≥ 1, `limit` 1–100, default 20)."""
+    """Pagination query (`page` ≥ 1, `limit` 1–100, default 20); `async` so FastAPI does not
+    run it in its thread pool."""
     return PageParams(page=page, limit=limit)

@@ -14,6 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from mss_auth import tokens
 from mss_auth.principal import Principal
 from mss_auth.tokens import KeysUnavailable, TokenError, TokenVerifier
 from mss_contracts.permissions import Role
@@ -167,3 +168,77 @@ async def test_api_key_token_carries_only_its_permissions() -> None:
     assert principal.can("alerts:create")
     assert not principal.can("alerts:read")
     assert not principal.scope.all_orgs
+
+
+class _CountingDecode:
+    """Counts the signature checks the verifier makes (jwt.decode), passing them through."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self._decode = jwt.decode
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        return self._decode(*args, **kwargs)
+
+
+@pytest.fixture
+def decodes(monkeypatch: pytest.MonkeyPatch) -> _CountingDecode:
+    counting = _CountingDecode()
+    monkeypatch.setattr(tokens.jwt, "decode", counting)
+    return counting
+
+
+async def test_a_token_accepted_once_is_accepted_again_without_a_second_check(
+    decodes: _CountingDecode,
+) -> None:
+    verifier, token = _verifier(), _sign(_claims())
+
+    first = await verifier.verify(token)
+    again = await verifier.verify(token)
+
+    assert again == first
+    assert decodes.calls == 1
+
+
+async def test_a_remembered_token_is_checked_again_once_it_expires(
+    decodes: _CountingDecode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier, claims = _verifier(), _claims()
+    token = _sign(claims)
+    await verifier.verify(token)
+    later = claims["exp"] + tokens.LEEWAY_S + 1
+    monkeypatch.setattr(tokens.time, "time", lambda: later)
+
+    # Past its expiry the cache no longer answers: the token goes through the full check
+    # (which refuses it; PyJWT reads its own clock, so the refusal is forced here).
+    monkeypatch.setattr(tokens.jwt, "decode", _expired)
+    with pytest.raises(TokenError):
+        await verifier.verify(token)
+
+
+def _expired(*args: Any, **kwargs: Any) -> Any:
+    raise jwt.ExpiredSignatureError("expired")
+
+
+async def test_refused_tokens_are_never_remembered(decodes: _CountingDecode) -> None:
+    verifier, forged = _verifier(), _sign(_claims(), key=OTHER)
+
+    for _ in range(2):
+        with pytest.raises(TokenError):
+            await verifier.verify(forged)
+    assert decodes.calls == 2
+
+
+async def test_the_cache_is_bounded(
+    decodes: _CountingDecode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tokens, "VERIFIED_CACHE_SIZE", 2)
+    verifier = _verifier()
+    first, second, third = (_sign(_claims()) for _ in range(3))
+    for token in (first, second, third):
+        await verifier.verify(token)
+
+    await verifier.verify(first)  # made room for the third: checked again
+
+    assert decodes.calls == 4

@@ -30,6 +30,7 @@ def test_the_ring_picks_up_a_rotated_key_after_its_interval(tmp_path: Path) -> N
     clock = Clock()
     ring = KeyRing(tmp_path, interval_s=2.0, clock=clock)
     assert ring.current().active_kid == first
+    assert [jwk["kid"] for jwk in ring.jwks()["keys"]] == [first]  # type: ignore[index]
 
     second = _key_file(tmp_path, int(time.time()) + 5, "bbbbbbbb")
     clock.now = 1.0
@@ -39,6 +40,8 @@ def test_the_ring_picks_up_a_rotated_key_after_its_interval(tmp_path: Path) -> N
     assert keys.active_kid == second
     # The previous key still verifies: it stays in the JWKS.
     assert {jwk["kid"] for jwk in keys.jwks()["keys"]} == {first, second}  # type: ignore[index]
+    # The published document (built once per key set) follows the rotation too.
+    assert {jwk["kid"] for jwk in ring.jwks()["keys"]} == {first, second}  # type: ignore[index]
 
 
 def test_prune_keeps_the_newest_and_any_key_whose_tokens_may_live(tmp_path: Path) -> None:

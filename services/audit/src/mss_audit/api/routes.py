@@ -25,7 +25,7 @@ router = APIRouter(prefix="/api/audit", tags=["audit"])
 Reader = Annotated[Principal, Depends(require("audit:read"))]
 
 
-def log_filter(
+async def log_filter(
     org_id: Annotated[UUID | None, Query(alias="orgId")] = None,
     user_id: Annotated[UUID | None, Query(alias="userId")] = None,
     action: Annotated[str | None, Query(max_length=100)] = None,

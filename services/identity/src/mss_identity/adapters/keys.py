@@ -85,6 +85,7 @@ class KeyRing:
         self._clock = clock
         self._stamp = self._fingerprint()
         self._keys = load_keys(directory)
+        self._jwks = self._keys.jwks()
         self._checked = clock()
 
     def _fingerprint(self) -> tuple[tuple[str, int], ...]:
@@ -97,7 +98,14 @@ class KeyRing:
             stamp = self._fingerprint()
             if stamp != self._stamp:
                 self._keys, self._stamp = load_keys(self._directory), stamp
+                self._jwks = self._keys.jwks()
         return self._keys
+
+    def jwks(self) -> dict[str, object]:
+        """The public document of `current()`, built once per key set (not per request:
+        deriving and encoding each public key was most of `/.well-known/jwks.json`)."""
+        self.current()
+        return self._jwks
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from sqlmodel import col, select
 
 from mss_contracts.permissions import OrganizationType, Role
 from mss_db import OrgScope, UnitOfWork
+from mss_db.pages import fetch_page
 from mss_db.scope import in_scope
 from mss_identity.adapters.tables import (
     ApiKeyRow,
@@ -241,19 +242,15 @@ class IdentityRepository:
                     ),
                 )
             )
-        total = (
-            await self._conn.execute(select(func.count()).select_from(UserRow).where(*conditions))
-        ).scalar_one()
-        rows = (
-            await self._conn.execute(
-                select(UserRow)
-                .where(*conditions)
-                .order_by(col(UserRow.created_at).desc(), col(UserRow.id))
-                .offset(offset)
-                .limit(limit)
-            )
-        ).all()
-        return [_user(row) for row in rows], int(total)
+        rows, total = await fetch_page(
+            self._conn,
+            select(UserRow)
+            .where(*conditions)
+            .order_by(col(UserRow.created_at).desc(), col(UserRow.id)),
+            offset=offset,
+            limit=limit,
+        )
+        return [_user(row) for row in rows], total
 
     async def email_taken(self, org_id: UUID, email: str) -> bool:
         row = (

@@ -321,4 +321,4 @@ async def me(principal: Enrolling, rt: Runtime) -> Envelope[MeRead]:
 @router.get("/.well-known/jwks.json")
 async def jwks(rt: Runtime) -> dict[str, Any]:
     """Public keys only; every key that may still have valid tokens is listed."""
-    return rt.keys.current().jwks()
+    return rt.keys.jwks()

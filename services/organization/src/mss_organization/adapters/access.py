@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from mss_contracts.access import AccessLevel, GrantStatus, TimeRestrictions
 from mss_contracts.permissions import Role
 from mss_db import UnitOfWork
+from mss_db.pages import fetch_page
 from mss_organization.adapters.tables import (
     RemoteAccessSessionRow,
     StaffDirectoryRow,
@@ -187,7 +188,6 @@ class GrantRepository:
             select(TechnicianAccessRow)
             .where(*conditions)
             .order_by(col(TechnicianAccessRow.granted_at).desc(), col(TechnicianAccessRow.id)),
-            select(func.count()).select_from(TechnicianAccessRow).where(*conditions),
             offset=offset,
             limit=limit,
             convert=_grant,
@@ -299,7 +299,6 @@ class RemoteSessionRepository:
             .order_by(
                 col(RemoteAccessSessionRow.started_at).desc(), col(RemoteAccessSessionRow.id)
             ),
-            select(func.count()).select_from(RemoteAccessSessionRow).where(*conditions),
             offset=offset,
             limit=limit,
             convert=_session,
@@ -385,12 +384,10 @@ class StaffDirectory:
 async def _page(
     conn: AsyncConnection,
     rows_query: Select[Any],
-    count_query: Select[Any],
     *,
     offset: int,
     limit: int,
     convert: Callable[[Row[Any]], T],
 ) -> tuple[list[T], int]:
-    total = (await conn.execute(count_query)).scalar_one()
-    rows = (await conn.execute(rows_query.offset(offset).limit(limit))).all()
+    rows, total = await fetch_page(conn, rows_query, offset=offset, limit=limit)
     return [convert(row) for row in rows], total

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, func, insert, or_, update
+from sqlalchemy import Row, insert, or_, update
 from sqlmodel import col, select
 
 from mss_contracts.permissions import OrganizationType
 from mss_db import UnitOfWork
+from mss_db.pages import fetch_page
 from mss_db.scope import in_scope
 from mss_organization.adapters.tables import OrganizationRow
 from mss_organization.domain.organization import Organization, OrganizationStatus
@@ -102,18 +103,12 @@ class OrganizationRepository:
                     col(OrganizationRow.domain).ilike(pattern),
                 )
             )
-        total = (
-            await self._conn.execute(
-                select(func.count()).select_from(OrganizationRow).where(*conditions)
-            )
-        ).scalar_one()
-        rows = (
-            await self._conn.execute(
-                select(OrganizationRow)
-                .where(*conditions)
-                .order_by(col(OrganizationRow.created_at).desc(), col(OrganizationRow.id))
-                .offset(offset)
-                .limit(limit)
-            )
-        ).all()
+        rows, total = await fetch_page(
+            self._conn,
+            select(OrganizationRow)
+            .where(*conditions)
+            .order_by(col(OrganizationRow.created_at).desc(), col(OrganizationRow.id)),
+            offset=offset,
+            limit=limit,
+        )
         return [_to_domain(row) for row in rows], total

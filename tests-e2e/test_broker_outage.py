@@ -1,5 +1,7 @@
-"""A RabbitMQ outage never loses a write: the organization is committed with its outbox
-row while the broker is paused, and reaches the audit log once the broker is back.
+"""A RabbitMQ outage never loses a write and restarts nothing: the organization is committed
+with its outbox row while the broker is paused, and reaches the audit log once the broker is
+back; meanwhile every API is alive (/live 200) but out of traffic (/ready 503), and ready
+again by itself within 60 s of the broker's return.
 
 Pauses the local broker with `rabbitmqctl stop_app` and always restores it with
 `start_app` (in a `finally`), then waits until `rabbitmq-diagnostics -q check_running`
@@ -37,10 +39,14 @@ BROKER_START_DEADLINE_S = 60.0
 SERVICES_RECONNECT_DEADLINE_S = 60.0
 RABBITMQCTL_TIMEOUT_S = 60.0
 # Every registered service's API (ports shifted like scripts/up shifts them).
-SERVICE_HEALTH_URLS = tuple(
-    f"http://127.0.0.1:{spec.process('api', registry.port_offset()).port}/health"
+SERVICE_API_URLS = tuple(
+    f"http://127.0.0.1:{spec.process('api', registry.port_offset()).port}"
     for spec in registry.services()
 )
+SERVICE_HEALTH_URLS = tuple(f"{url}/health" for url in SERVICE_API_URLS)
+# How long a service may take to notice the broker went away (its connection's heartbeat or
+# the next publish attempt tells it).
+OUTAGE_NOTICED_DEADLINE_S = 30.0
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -129,6 +135,43 @@ def broker() -> Iterator[BrokerControl]:
             retry=retry_if_exception_type((AssertionError, httpx.HTTPError)),
             reraise=True,
         )(_services_connected_to_bus)
+
+
+def _probe_statuses(path: str) -> dict[str, int]:
+    return {url: httpx.get(f"{url}{path}", timeout=5.0).status_code for url in SERVICE_API_URLS}
+
+
+def _alive_but_not_ready() -> None:
+    """Every API process serves /live (so no liveness probe restarts it) while /ready takes
+    it out of traffic."""
+    live = _probe_statuses("/live")
+    assert all(status == 200 for status in live.values()), f"/live during the outage: {live}"
+    ready = _probe_statuses("/ready")
+    assert all(status == 503 for status in ready.values()), f"/ready during the outage: {ready}"
+
+
+def _all_ready() -> None:
+    ready = _probe_statuses("/ready")
+    assert all(status == 200 for status in ready.values()), f"/ready after the outage: {ready}"
+
+
+def test_services_stay_alive_but_leave_traffic_during_an_outage_and_return_by_themselves(
+    broker: BrokerControl,
+) -> None:
+    _all_ready()
+    with broker.paused():
+        Retrying(
+            stop=stop_after_delay(OUTAGE_NOTICED_DEADLINE_S),
+            wait=wait_exponential(multiplier=0.2, max=2.0),
+            retry=retry_if_exception_type(AssertionError),
+            reraise=True,
+        )(_alive_but_not_ready)
+    Retrying(
+        stop=stop_after_delay(max(SERVICES_RECONNECT_DEADLINE_S - broker.seconds_since_start(), 0)),
+        wait=wait_exponential(multiplier=0.1, max=1.0),
+        retry=retry_if_exception_type((AssertionError, httpx.HTTPError)),
+        reraise=True,
+    )(_all_ready)
 
 
 def _created_entries(api: httpx.Client, org_id: str) -> list[dict[str, Any]]:

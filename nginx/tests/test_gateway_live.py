@@ -401,10 +401,14 @@ def test_forged_alerts_claiming_an_organization_never_spend_its_ingest_budget(
     posted = [client.post("/api/alerts", json={}, headers=siem).status_code for _ in range(5)]
     read = client.get("/api/alerts", headers=siem)
 
+    # Past the budgets, a request goes on to the security service's upstream, which does not
+    # run in this test: whatever it answers then (502/503), it is not the budget's 429.
+    admitted = {404, 502, 503}
     assert refused == {401}
-    assert posted == [404] * (INGEST_BURST + 1) + [429]
+    assert set(posted[: INGEST_BURST + 1]) <= admitted, posted
+    assert posted[INGEST_BURST + 1 :] == [429]
     # Ingestion spent the ingest budget only: the same identity still reads.
-    assert read.status_code == 404, read.text
+    assert read.status_code in admitted, read.text
 
 
 def test_a_caller_of_the_budgets_socket_without_the_hops_secret_is_refused(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import aio_pika
 import asyncpg
@@ -24,9 +26,13 @@ class InfraUrls:
 
 
 def _default_test_database_url() -> str:
+    """`<database>_test_<checkout>`: the plugin drops and recreates it at every session, so two
+    checkouts (git worktrees) testing at once on one PostgreSQL must never share it."""
     base = os.environ.get("MSS_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/mss")
     url = make_url(base)
-    return url.set(database=f"{url.database or 'mss'}_test").render_as_string(hide_password=False)
+    checkout = hashlib.sha256(str(Path(__file__).resolve().parents[3]).encode()).hexdigest()[:8]
+    database = f"{url.database or 'mss'}_test_{checkout}"
+    return url.set(database=database).render_as_string(hide_password=False)
 
 
 async def _reachable(urls: InfraUrls) -> bool:

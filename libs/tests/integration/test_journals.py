@@ -190,23 +190,28 @@ async def test_a_403_and_a_cross_tenant_404_of_a_signed_in_user_are_access_denie
         own = await client.get(f"/api/users/{world.user_a}", headers=admin_a)
         assert own.status_code == 200
 
-    (forbidden,) = await _outbox(admin_db, "access.denied", user_id=basic_id)
+    # The first denial leads at the next flush (250 ms), the rest fold into the window's event
+    # (written at the app's graceful stop): on a busy machine the burst may span a flush, so
+    # one or two events whose counts add up.
+    forbidden, *rest = await _outbox(admin_db, "access.denied", user_id=basic_id)
+    assert len(rest) <= 1
+    assert sum(e.data["count"] for e in (forbidden, *rest)) == 3
     assert forbidden.organization_id == world.org_a, "the actor's organization's chain"
     assert (forbidden.aggregate_type, forbidden.aggregate_id) == ("user", basic_id)
     assert forbidden.data["action"] == "GET /api/users"
     assert (forbidden.data["status"], forbidden.data["code"]) == (403, "FORBIDDEN")
     assert forbidden.data["reason"] == "Missing permission users:read"
     assert forbidden.data["actorRole"] == "basic_user"
-    assert forbidden.data["count"] == 3
     assert forbidden.metadata.ip_address == "127.0.0.1"
     assert forbidden.metadata.session_id is not None
 
-    (probed,) = await _outbox(admin_db, "access.denied", user_id=admin_id)
+    probed, *rest = await _outbox(admin_db, "access.denied", user_id=admin_id)
+    assert len(rest) <= 1
+    assert sum(e.data["count"] for e in (probed, *rest)) == 4
     assert probed.organization_id == world.org_a
     assert probed.data["action"] == "GET /api/users/{user_id}", "the template, never the id"
     assert str(world.user_b) not in probed.model_dump_json()
     assert (probed.data["status"], probed.data["code"]) == (404, "NOT_FOUND")
-    assert probed.data["count"] == 4
     assert probed.data["actorRole"] == "admin"
 
 

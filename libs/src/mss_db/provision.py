@@ -21,9 +21,11 @@ def _dsn(settings: PlatformSettings, database: str | None = None) -> str:
 # class, so provisioning does it once per database: `OPERATOR(mss_search.~~*)` is ILIKE
 # (the same C function, texticlike, whose errors depend on the pattern alone, never on a
 # row), and `mss_search.gin_trgm_ops` is pg_trgm's GIN operator class serving it. A service
-# indexes `col mss_search.gin_trgm_ops` and filters `col OPERATOR(mss_search.~~*) pattern`.
+# indexes `col mss_search.gin_trgm_ops` and filters `col OPERATOR(mss_search.~~*) pattern`;
+# btree_gin lets that GIN index lead with `org_id` (an index condition on the tenant).
 SEARCH_OPERATORS_SQL = """
 CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;
+CREATE EXTENSION IF NOT EXISTS btree_gin WITH SCHEMA public;
 CREATE SCHEMA IF NOT EXISTS mss_search;
 GRANT USAGE ON SCHEMA mss_search TO PUBLIC;
 CREATE OR REPLACE FUNCTION mss_search.ilike(text, text) RETURNS boolean

@@ -112,9 +112,12 @@ def _spec(entry: dict[str, Any]) -> ServiceSpec:
     )
 
 
-def parse(text: str) -> tuple[ServiceSpec, ...]:
-    """The services of a registry document, checked for clashes."""
-    specs = tuple(_spec(entry) for entry in tomllib.loads(text).get("service", []))
+def _reservation(entry: dict[str, Any]) -> ServiceSpec:
+    """A `[[reserved]]` entry: a service to come, its ports and prefixes held for it."""
+    return _spec({"schema": entry.get("name"), **entry})
+
+
+def _check_clashes(specs: tuple[ServiceSpec, ...]) -> None:
     seen: dict[tuple[str, object], str] = {}
     for spec in specs:
         keys: list[tuple[str, object]] = [("name", spec.name), ("schema", spec.schema)]
@@ -126,13 +129,38 @@ def parse(text: str) -> tuple[ServiceSpec, ...]:
             if key in seen:
                 raise RegistryError(f"{spec.name}: {key[0]} {key[1]} already used by {seen[key]}")
             seen[key] = spec.name
-    return specs
+
+
+def parse(text: str) -> tuple[ServiceSpec, ...]:
+    """The services of a registry document, checked for clashes (reservations included)."""
+    return parse_all(text)[0]
+
+
+def parse_all(text: str) -> tuple[tuple[ServiceSpec, ...], tuple[ServiceSpec, ...]]:
+    """(services, reservations) of a registry document. A reservation holds its name,
+    ports and prefixes against every service but the one it is for: `scripts/new-service`
+    removes it when it registers that service, so a name is never both."""
+    document = tomllib.loads(text)
+    specs = tuple(_spec(entry) for entry in document.get("service", []))
+    reserved = tuple(_reservation(entry) for entry in document.get("reserved", []))
+    for spec in reserved:
+        if spec.name in {s.name for s in specs}:
+            raise RegistryError(f"{spec.name}: both registered and reserved")
+        if spec.extra_processes:
+            raise RegistryError(f"{spec.name}: a reservation holds no extra_processes")
+    _check_clashes(specs + reserved)
+    return specs, reserved
 
 
 @cache
 def services() -> tuple[ServiceSpec, ...]:
     """Every registered service, in provisioning order."""
     return parse(REGISTRY_FILE.read_text())
+
+
+def reserved() -> tuple[ServiceSpec, ...]:
+    """The `[[reserved]]` entries: services to come (their ports and prefixes held)."""
+    return parse_all(REGISTRY_FILE.read_text())[1]
 
 
 def service(name: str) -> ServiceSpec:

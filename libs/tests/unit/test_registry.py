@@ -116,3 +116,45 @@ def test_no_file_but_the_registry_lists_the_services() -> None:
         lists = _python_lists(text, names) if name.endswith(".py") else _text_lists(text, names)
         offenders += [f"{name}:{line}: {named}" for line, named in lists]
     assert not offenders, "lists of services outside the registry:\n" + "\n".join(offenders)
+
+
+RESERVED = """
+[[reserved]]
+name = "gamma"
+api_port = 8203
+worker_metrics_port = 9203
+gateway_prefixes = ["widgets"]
+"""
+
+
+def test_a_reservation_holds_its_ports_and_prefixes_against_every_other_service() -> None:
+    services, reserved = registry.parse_all(BASE + RESERVED)
+    assert [s.name for s in services] == ["alpha"]
+    assert [(r.name, r.schema, r.api_port, r.gateway_prefixes) for r in reserved] == [
+        ("gamma", "gamma", 8203, ("widgets",))
+    ]
+    with pytest.raises(RegistryError, match="port 8203"):
+        parse(
+            BASE
+            + RESERVED
+            + BASE.replace("alpha", "beta").replace("201", "203").replace("things", "x")
+        )
+    with pytest.raises(RegistryError, match="prefix widgets"):
+        parse(
+            BASE
+            + RESERVED
+            + BASE.replace("alpha", "beta").replace("201", "202").replace("things", "widgets")
+        )
+    with pytest.raises(RegistryError, match="both registered and reserved"):
+        parse(BASE + RESERVED.replace("gamma", "alpha").replace("widgets", "gizmos"))
+
+
+def test_the_security_and_intervention_services_are_registered_or_reserved() -> None:
+    """`scripts/new-service security|intervention` needs no option: their reservations
+    (until the services exist, then their entries) give these ports and prefixes."""
+    known = {spec.name: spec for spec in (*registry.services(), *registry.reserved())}
+    security, intervention = known["security"], known["intervention"]
+    assert (security.api_port, security.worker_metrics_port) == (8103, 9103)
+    assert security.gateway_prefixes == ("alerts", "threat-intel", "reports", "dashboard")
+    assert (intervention.api_port, intervention.worker_metrics_port) == (8104, 9104)
+    assert intervention.gateway_prefixes == ("interventions",)

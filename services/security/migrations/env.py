@@ -1,0 +1,3 @@
+from mss_db.migrations import run_env
+
+run_env("security")

@@ -1,0 +1,1 @@
+"""The security service (a skeleton from scripts/new-service: replace the items example)."""

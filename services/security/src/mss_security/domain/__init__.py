@@ -1,0 +1,1 @@
+"""Security rules, free of frameworks and storage."""

@@ -16,8 +16,66 @@ def _dsn(settings: PlatformSettings, database: str | None = None) -> str:
     return url.render_as_string(hide_password=False)
 
 
+# Substring search under RLS (NOTES.md: only leakproof operators can be index conditions, and
+# ILIKE is not one). Only a superuser may declare a function LEAKPROOF or create an operator
+# class, so provisioning does it once per database: `OPERATOR(mss_search.~~*)` is ILIKE
+# (the same C function, texticlike, whose errors depend on the pattern alone, never on a
+# row), and `mss_search.gin_trgm_ops` is pg_trgm's GIN operator class serving it. A service
+# indexes `col mss_search.gin_trgm_ops` and filters `col OPERATOR(mss_search.~~*) pattern`;
+# btree_gin lets that GIN index lead with `org_id` (an index condition on the tenant).
+SEARCH_OPERATORS_SQL = """
+CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;
+CREATE EXTENSION IF NOT EXISTS btree_gin WITH SCHEMA public;
+CREATE SCHEMA IF NOT EXISTS mss_search;
+GRANT USAGE ON SCHEMA mss_search TO PUBLIC;
+CREATE OR REPLACE FUNCTION mss_search.ilike(text, text) RETURNS boolean
+    LANGUAGE internal IMMUTABLE STRICT LEAKPROOF PARALLEL SAFE AS 'texticlike';
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
+        WHERE n.nspname = 'mss_search' AND o.oprname = '~~*'
+    ) THEN
+        CREATE OPERATOR mss_search.~~* (
+            LEFTARG = text, RIGHTARG = text, FUNCTION = mss_search.ilike,
+            RESTRICT = iclikesel, JOIN = iclikejoinsel
+        );
+    END IF;
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_opclass c JOIN pg_namespace n ON n.oid = c.opcnamespace
+        WHERE n.nspname = 'mss_search' AND c.opcname = 'gin_trgm_ops'
+    ) THEN
+        CREATE OPERATOR CLASS mss_search.gin_trgm_ops FOR TYPE text USING gin AS
+            OPERATOR 4 mss_search.~~* (text, text),
+            FUNCTION 1 btint4cmp(integer, integer),
+            FUNCTION 2 public.gin_extract_value_trgm(text, internal),
+            FUNCTION 3 public.gin_extract_query_trgm(
+                text, internal, smallint, internal, internal, internal, internal),
+            FUNCTION 4 public.gin_trgm_consistent(
+                internal, smallint, text, integer, internal, internal, internal, internal),
+            FUNCTION 6 public.gin_trgm_triconsistent(
+                internal, smallint, text, integer, internal, internal, internal),
+            STORAGE int4;
+    END IF;
+END
+$$;
+"""
+
+
+async def ensure_search_operators(settings: PlatformSettings) -> None:
+    """The leakproof ILIKE and its trigram operator class in the database (superuser)."""
+    conn = await asyncpg.connect(_dsn(settings))
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('mss-provision'))")
+            await conn.execute(SEARCH_OPERATORS_SQL)
+    finally:
+        await conn.close()
+
+
 async def ensure_database(settings: PlatformSettings) -> None:
-    """Create the database named by MSS_DATABASE_URL when it does not exist."""
+    """Create the database named by MSS_DATABASE_URL when it does not exist, with the
+    search operators every schema may use."""
     name = make_url(settings.database_url).database
     if not name:
         raise ValueError("MSS_DATABASE_URL names no database")
@@ -28,6 +86,7 @@ async def ensure_database(settings: PlatformSettings) -> None:
             await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
+    await ensure_search_operators(settings)
 
 
 async def ensure_service_schema(settings: PlatformSettings, schema: str) -> None:

@@ -91,10 +91,17 @@ def error_response(
 
 
 def _field(loc: tuple[int | str, ...]) -> str:
-    parts = [str(part) for part in loc]
+    """The field as API.md names it: `alerts[3].severity` (list items by index in brackets)."""
+    parts = list(loc)
     if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
         parts = parts[1:]
-    return ".".join(parts) or "body"
+    name = ""
+    for part in parts:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        else:
+            name += f".{part}" if name else str(part)
+    return name or "body"
 
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:

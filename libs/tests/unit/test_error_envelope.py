@@ -24,6 +24,10 @@ class Body(BaseModel):
     count: int
 
 
+class Batch(BaseModel):
+    items: list[Body]
+
+
 def _app() -> FastAPI:
     app = FastAPI()
     install_error_handlers(app)
@@ -32,6 +36,10 @@ def _app() -> FastAPI:
     @app.post("/things")
     async def create(body: Body) -> dict[str, str]:
         return {"name": body.name}
+
+    @app.post("/batches")
+    async def batch(body: Batch) -> dict[str, int]:
+        return {"items": len(body.items)}
 
     @app.get("/conflict")
     async def conflict() -> None:
@@ -74,6 +82,13 @@ async def test_invalid_body_names_each_field(client: httpx.AsyncClient) -> None:
     response = await client.post("/things", json={"name": "", "count": "many"})
     _assert_envelope(response, 422, "VALIDATION_ERROR", "/things")
     assert set(response.json()["details"]) == {"name", "count"}
+
+
+async def test_a_list_item_is_named_by_its_index_in_brackets(client: httpx.AsyncClient) -> None:
+    items = [{"name": "a", "count": 1}, {"name": "b", "count": "many"}]
+    response = await client.post("/batches", json={"items": items})
+    _assert_envelope(response, 422, "VALIDATION_ERROR", "/batches")
+    assert set(response.json()["details"]) == {"items[1].count"}
 
 
 async def test_malformed_json_is_a_400(client: httpx.AsyncClient) -> None:

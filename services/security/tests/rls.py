@@ -10,17 +10,54 @@ from mss_testing.rls import ServiceRls, TenantTable
 
 
 async def _seed(conn: asyncpg.Connection, org: uuid.UUID) -> dict[str, list[object]]:
-    item = uuid.uuid4()
+    alert, comment, user = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     await conn.execute(
-        "INSERT INTO security.items (id, org_id, name) VALUES ($1, $2, 'seeded')", item, org
+        "INSERT INTO security.alerts (id, org_id, title, severity, category, source, fingerprint, "
+        "first_seen_at, last_seen_at) VALUES ($1, $2, 'rls test', 3, 'malware', 'edr', $3, "
+        "now(), now())",
+        alert,
+        org,
+        alert.hex,
     )
-    return {"items": [item]}
+    await conn.execute(
+        "INSERT INTO security.alert_comments (id, org_id, alert_id, author_id, body, visibility) "
+        "VALUES ($1, $2, $3, $4, 'seen', 'internal')",
+        comment,
+        org,
+        alert,
+        user,
+    )
+    await conn.execute(
+        "INSERT INTO security.user_directory (user_id, org_id, role, status, version) "
+        "VALUES ($1, $2, 'security_analyst', 'active', 1)",
+        user,
+        org,
+    )
+    await conn.execute(
+        "INSERT INTO security.org_directory (org_id, type, status, alert_quota_per_minute, "
+        "version) VALUES ($1, 'customer', 'active', 6000, 1)",
+        org,
+    )
+    return {
+        "alerts": [alert],
+        "alert_comments": [comment],
+        "user_directory": [user],
+        "org_directory": [org],
+    }
 
 
 RLS = ServiceRls(
-    tables=(TenantTable("items"),),
+    tables=(
+        TenantTable("alerts"),
+        TenantTable("alert_comments"),
+        TenantTable("user_directory", key="user_id"),
+        TenantTable("org_directory", key="org_id"),
+    ),
     seed=_seed,
     write_for_other=(
-        "INSERT INTO security.items (id, org_id, name) VALUES (gen_random_uuid(), $1, 'other')"
+        "INSERT INTO security.alerts (id, org_id, title, severity, category, source, fingerprint, "
+        "first_seen_at, last_seen_at) VALUES (gen_random_uuid(), $1, 'B2', 1, 'other', 's', 'f', "
+        "now(), now())"
     ),
+    update_of_tenant="UPDATE security.alerts SET title = title || '.' WHERE org_id = $1",
 )

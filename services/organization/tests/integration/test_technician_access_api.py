@@ -116,7 +116,7 @@ class TestGrant:
             ({"timeRestrictions": _window(start="8am")}, "timeRestrictions.start"),
             ({"timeRestrictions": _window(end="08:00")}, "timeRestrictions"),
             ({"allowedServices": []}, "allowedServices"),
-            ({"allowedServices": ["SSH!"]}, "allowedServices.0"),
+            ({"allowedServices": ["SSH!"]}, "allowedServices[0]"),
             ({"accessLevel": "admin"}, "accessLevel"),
             ({"expiresAt": "tomorrow"}, "expiresAt"),
             ({"expiresAt": "2001-01-01T00:00:00Z"}, "expiresAt"),

@@ -7,26 +7,54 @@ from collections.abc import Callable
 from fastapi import FastAPI
 
 from mss_auth.tokens import KeyLoader
-from mss_security.api.routes import router
+from mss_contracts.internal import OrganizationRecord, UserRecord
+from mss_security.adapters.directories import ORG_DIRECTORY, USER_DIRECTORY
+from mss_security.api.alerts import router as alerts_router
+from mss_security.api.limits import IngestBodyLimit
+from mss_security.application.directories import (
+    record_fetched_organization,
+    record_fetched_user,
+)
 from mss_security.config import SERVICE, SERVICE_DIR, SecuritySettings
 from mss_service import ServiceRuntime, create_service_app
 
 
 def build_runtime(key_loader: KeyLoader | None = None) -> ServiceRuntime:
-    return ServiceRuntime(
+    runtime = ServiceRuntime(
         service=SERVICE,
         settings=SecuritySettings(),
         service_dir=SERVICE_DIR,
         key_loader=key_loader,
     )
+    # An assignee the user directory lacks (or holds as unassignable) is asked of identity:
+    # an analyst created a moment ago can be assigned at once.
+    runtime.project(
+        USER_DIRECTORY,
+        owner="identity",
+        path="/internal/users/{id}",
+        record=UserRecord,
+        apply=record_fetched_user,
+    )
+    # Likewise an organization created a moment ago can receive alerts at once.
+    runtime.project(
+        ORG_DIRECTORY,
+        owner="organization",
+        path="/internal/organizations/{id}",
+        record=OrganizationRecord,
+        apply=record_fetched_organization,
+    )
+    return runtime
 
 
 def create_app(
     runtime_factory: Callable[[], ServiceRuntime] = build_runtime, *, run_relay: bool | None = None
 ) -> FastAPI:
-    return create_service_app(
+    """The app; `run_relay=False` keeps events in the outbox (tests that inspect it)."""
+    app = create_service_app(
         title="MSS security service",
         runtime_factory=runtime_factory,
-        routers=[router],
+        routers=[alerts_router],
         run_relay=run_relay,
     )
+    app.add_middleware(IngestBodyLimit)
+    return app

@@ -1,11 +1,13 @@
-"""The security worker: consumes its queue, each event applied once (inbox) with its effect."""
+"""The security worker: relays the outbox, keeps the user and organization directories."""
 
 from __future__ import annotations
+
+import asyncio
 
 from mss_bus.consumer import EventConsumer, apply_once, watch_dlq
 from mss_contracts.events import EventEnvelope
 from mss_security.config import SERVICE
-from mss_security.consumers.on_event import BINDINGS, on_event
+from mss_security.consumers.on_directory_event import BINDINGS, on_directory_event
 from mss_security.main import build_runtime
 
 
@@ -13,11 +15,11 @@ async def run() -> None:
     runtime = build_runtime()
 
     async def handle(envelope: EventEnvelope) -> None:
-        await apply_once(runtime.uow, envelope, on_event)
+        await apply_once(runtime.uow, envelope, on_directory_event)
 
     consumer = EventConsumer(bus=runtime.bus, service=SERVICE, bindings=BINDINGS, handler=handle)
     try:
         await consumer.start()
-        await watch_dlq(consumer)
+        await asyncio.gather(runtime.relay().run(), watch_dlq(consumer))
     finally:
         await runtime.close()

@@ -1,12 +1,23 @@
-"""Every security route declares its permission from the matrix."""
+"""Every security route declares its permission from the matrix (API.md "Alerts")."""
 
 from mss_contracts.permissions import CONCRETE_PERMISSIONS
 from mss_security.main import create_app
 from mss_testing.routes import route_permissions, undeclared
 
 EXPECTED = {
-    ("POST", "/api/alerts/items"): {"alerts:create"},
-    ("GET", "/api/alerts/items"): {"alerts:read"},
+    ("POST", "/api/alerts"): {"alerts:create"},
+    ("POST", "/api/alerts/batch"): {"alerts:create"},
+    ("GET", "/api/alerts"): {"alerts:read"},
+    ("GET", "/api/alerts/{id}"): {"alerts:read"},
+    ("PATCH", "/api/alerts/{id}"): {"alerts:update"},
+    ("POST", "/api/alerts/{id}/acknowledge"): {"alerts:update"},
+    ("POST", "/api/alerts/{id}/assign"): {"alerts:update"},
+    ("POST", "/api/alerts/{id}/resolve"): {"alerts:update"},
+    ("POST", "/api/alerts/{id}/reopen"): {"alerts:update"},
+    ("POST", "/api/alerts/{id}/escalate"): {"alerts:update"},
+    ("GET", "/api/alerts/{id}/comments"): {"alerts:read"},
+    ("POST", "/api/alerts/{id}/comments"): {"alerts:update"},
+    ("POST", "/api/alerts/bulk"): {"alerts:update"},
 }
 
 

@@ -43,9 +43,13 @@ def build_runtime(key_loader: KeyLoader | None = None) -> ServiceRuntime:
     return runtime
 
 
-def create_app(runtime_factory: Callable[[], ServiceRuntime] = build_runtime) -> FastAPI:
+def create_app(
+    runtime_factory: Callable[[], ServiceRuntime] = build_runtime, *, run_relay: bool | None = None
+) -> FastAPI:
+    """The app; `run_relay=False` keeps events in the outbox (tests that inspect it)."""
     return create_service_app(
         title="MSS notification service",
         runtime_factory=runtime_factory,
+        run_relay=run_relay,
         routers=[live_router, router, webhooks_router],
     )

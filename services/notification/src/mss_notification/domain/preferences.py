@@ -9,7 +9,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from mss_contracts.settings import NotificationDefaults
-from mss_notification.domain.audience import severity_rank
+from mss_notification.domain.audience import ALERT_CREATED, severity_rank
 
 
 class Digest(StrEnum):
@@ -62,7 +62,7 @@ class Preferences:
         """Whether the user wants to hear of this event at all (not muted, severe enough)."""
         if event_type in self.muted_types:
             return False
-        if event_type.startswith("security.alert."):
+        if event_type == ALERT_CREATED:  # an assignment to you comes whatever the severity
             return severity_rank(severity) >= severity_rank(self.min_alert_severity)
         return True
 

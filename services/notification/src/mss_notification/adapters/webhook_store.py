@@ -30,6 +30,10 @@ class Webhook:
     consecutive_failures: int
     created_at: datetime
 
+    @property
+    def organization_id(self) -> UUID:
+        return self.org_id
+
 
 @dataclass(frozen=True, slots=True)
 class Delivery:

@@ -50,6 +50,8 @@ def handler_for(runtime: ServiceRuntime, settings: NotificationSettings) -> Even
         mailer=SmtpMailer(settings),
         public_url=settings.public_url,
         push=LivePublisher(runtime.redis, namespace=settings.bus_namespace),
+        # Leave a connection or two of the pool to the mail and webhook loops.
+        concurrency=max(1, settings.db_pool_size - 2),
     )
 
 

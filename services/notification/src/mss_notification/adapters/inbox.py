@@ -64,40 +64,46 @@ class Inbox:
     def __init__(self, uow: UnitOfWork) -> None:
         self._conn = uow.conn
 
-    async def add(
+    async def add_many(
         self,
         *,
         event_id: UUID,
         subject_org_id: UUID | None,
-        user_id: UUID,
-        org_id: UUID,
         notice: Notice,
-    ) -> StoredNotification | None:
-        """The user's notification of the event; None when it exists already."""
-        row = (
+        recipients: Sequence[tuple[UUID, UUID]],
+    ) -> list[StoredNotification]:
+        """One statement for every (user, org) recipient; those notified already skipped."""
+        if not recipients:
+            return []
+        rows = (
             await self._conn.execute(
                 insert(NotificationRow)
                 .values(
-                    id=uuid4(),
-                    org_id=org_id,
-                    user_id=user_id,
-                    event_id=event_id,
-                    subject_org_id=subject_org_id,
-                    type=notice.type,
-                    title=notice.title,
-                    body=notice.body,
-                    resource_type=notice.resource_type,
-                    resource_id=notice.resource_id,
-                    severity=notice.severity,
-                    created_at=func.clock_timestamp(),
+                    [
+                        {
+                            "id": uuid4(),
+                            "org_id": org_id,
+                            "user_id": user_id,
+                            "event_id": event_id,
+                            "subject_org_id": subject_org_id,
+                            "type": notice.type,
+                            "title": notice.title,
+                            "body": notice.body,
+                            "resource_type": notice.resource_type,
+                            "resource_id": notice.resource_id,
+                            "severity": notice.severity,
+                            "created_at": func.clock_timestamp(),
+                        }
+                        for user_id, org_id in recipients
+                    ]
                 )
                 .on_conflict_do_nothing(
                     index_elements=[col(NotificationRow.user_id), col(NotificationRow.event_id)]
                 )
                 .returning(NotificationRow)
             )
-        ).first()
-        return None if row is None else _notification(row)
+        ).all()
+        return [_notification(row) for row in rows]
 
     async def page(self, query: InboxQuery) -> list[StoredNotification]:
         """Newest first, `limit` + 1 rows (the extra one says another page exists)."""
@@ -215,6 +221,18 @@ class PreferenceStore:
 
 
 @dataclass(frozen=True, slots=True)
+class QueuedMail:
+    org_id: UUID
+    user_id: UUID
+    event_id: UUID
+    recipient: str
+    subject: str
+    body: str
+    digest: Digest
+    send_after: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class DueMail:
     id: UUID
     org_id: UUID
@@ -232,33 +250,30 @@ class MailQueue:
     def __init__(self, uow: UnitOfWork) -> None:
         self._conn = uow.conn
 
-    async def queue(
-        self,
-        *,
-        org_id: UUID,
-        user_id: UUID,
-        event_id: UUID,
-        recipient: str,
-        subject: str,
-        body: str,
-        digest: Digest,
-        send_after: datetime,
-    ) -> None:
+    async def queue(self, mails: Sequence[QueuedMail]) -> None:
+        """One statement for all the mails of an event (a mail queued already is kept)."""
+        if not mails:
+            return
         await self._conn.execute(
             insert(NotificationMailRow)
             .values(
-                id=uuid4(),
-                org_id=org_id,
-                user_id=user_id,
-                event_id=event_id,
-                recipient=recipient,
-                subject=subject,
-                body=body,
-                status="pending",
-                digest=digest.value,
-                send_after=send_after,
-                attempts=0,
-                created_at=func.clock_timestamp(),
+                [
+                    {
+                        "id": uuid4(),
+                        "org_id": m.org_id,
+                        "user_id": m.user_id,
+                        "event_id": m.event_id,
+                        "recipient": m.recipient,
+                        "subject": m.subject,
+                        "body": m.body,
+                        "status": "pending",
+                        "digest": m.digest.value,
+                        "send_after": m.send_after,
+                        "attempts": 0,
+                        "created_at": func.clock_timestamp(),
+                    }
+                    for m in mails
+                ]
             )
             .on_conflict_do_nothing(
                 index_elements=[col(NotificationMailRow.user_id), col(NotificationMailRow.event_id)]

@@ -14,7 +14,13 @@ from mss_contracts.permissions import OrganizationType
 from mss_contracts.settings import NotificationDefaults
 from mss_db import UnitOfWork
 from mss_notification.adapters.directory import Directory, DirectoryUser
-from mss_notification.adapters.inbox import Inbox, MailQueue, PreferenceStore, StoredNotification
+from mss_notification.adapters.inbox import (
+    Inbox,
+    MailQueue,
+    PreferenceStore,
+    QueuedMail,
+    StoredNotification,
+)
 from mss_notification.domain.audience import (
     NOTIFIED_TYPES,
     Audience,
@@ -83,8 +89,8 @@ async def notify(
     notice = notice_for(envelope.type, aggregate_id=envelope.aggregate_id, data=envelope.data)
     chosen = await PreferenceStore(uow).of([u.user_id for u in users])
     defaults: dict[UUID, Preferences] = {}
-    inbox, mails = Inbox(uow), MailQueue(uow)
-    created: list[StoredNotification] = []
+    in_app: list[tuple[UUID, UUID]] = []
+    mails: list[QueuedMail] = []
     for user in users:
         preferences = chosen.get(user.user_id)
         if preferences is None:
@@ -97,24 +103,21 @@ async def notify(
         if not preferences.wants(envelope.type, notice.severity):
             continue
         if preferences.in_app:
-            stored = await inbox.add(
-                event_id=envelope.id,
-                subject_org_id=org_id,
-                user_id=user.user_id,
-                org_id=user.org_id,
-                notice=notice,
-            )
-            if stored is not None:
-                created.append(stored)
+            in_app.append((user.user_id, user.org_id))
         if preferences.email:
-            await mails.queue(
-                org_id=user.org_id,
-                user_id=user.user_id,
-                event_id=envelope.id,
-                recipient=user.email,
-                subject=notice.title,
-                body=_mail_body(notice, public_url=public_url),
-                digest=preferences.digest,
-                send_after=preferences.mail_after(now),
+            mails.append(
+                QueuedMail(
+                    org_id=user.org_id,
+                    user_id=user.user_id,
+                    event_id=envelope.id,
+                    recipient=user.email,
+                    subject=notice.title,
+                    body=_mail_body(notice, public_url=public_url),
+                    digest=preferences.digest,
+                    send_after=preferences.mail_after(now),
+                )
             )
-    return created
+    await MailQueue(uow).queue(mails)
+    return await Inbox(uow).add_many(
+        event_id=envelope.id, subject_org_id=org_id, notice=notice, recipients=in_app
+    )

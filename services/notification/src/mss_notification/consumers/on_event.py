@@ -11,6 +11,7 @@ pushed live only after that commit.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -43,9 +44,14 @@ class EventHandler:
         mailer: Mailer,
         public_url: str,
         push: Push,
+        concurrency: int = 4,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._uow = uow
+        # The broker hands over up to its prefetch of messages at once; more transactions
+        # than the pool holds would wait on the pool and fail after its timeout (and be
+        # dead-lettered). Waiting here instead has no deadline.
+        self._gate = asyncio.Semaphore(concurrency)
         self._mailer = mailer
         self._public_url = public_url
         self._push = push
@@ -68,7 +74,8 @@ class EventHandler:
                 raise OwnerNotReachable(str(exc)) from exc
             await queue_deliveries(uow, envelope, now=self._clock())
 
-        applied = await apply_once(self._uow, envelope, effect)
+        async with self._gate:
+            applied = await apply_once(self._uow, envelope, effect)
         if created:
             await self._push(created)
         return applied

@@ -618,3 +618,52 @@ class InterventionCancelled(InterventionSnapshot):
 class InterventionSlaBreached(InterventionSnapshot):
     kind: str  # response | resolution
     due_at: datetime
+
+
+# --- notifications and webhooks ------------------------------------------------------------
+# Aggregate = the user (preferences, reads) or the webhook; organization = its organization.
+# A webhook's secret never travels: events name the webhook by id and URL only.
+
+
+@event("notification.preferences.updated", aggregate="user")
+class NotificationPreferencesUpdated(EventData):
+    changed: list[str] = Field(default_factory=list)
+
+
+@event("notification.read", aggregate="user")
+class NotificationsRead(EventData):
+    """`notification_ids`: the ones marked read by this request (read-all: `all` True)."""
+
+    notification_ids: list[UUID] = Field(default_factory=list)
+    all: bool = False
+    count: int = Field(ge=0)
+
+
+class WebhookSnapshot(EventData):
+    url: str
+    events: list[str]
+    status: str  # active | disabled | deleted
+
+
+@event("webhook.created", aggregate="webhook")
+class WebhookCreated(WebhookSnapshot):
+    pass
+
+
+@event("webhook.deleted", aggregate="webhook")
+class WebhookDeleted(WebhookSnapshot):
+    pass
+
+
+@event("webhook.disabled", aggregate="webhook")
+class WebhookDisabled(WebhookSnapshot):
+    """Disabled by the platform after `consecutive_failures` failed deliveries in a row."""
+
+    consecutive_failures: int = Field(ge=1)
+
+
+@event("webhook.test", aggregate="webhook")
+class WebhookTested(WebhookSnapshot):
+    """`POST /api/webhooks/{id}/test`: the delivery of type `webhook.test` it queued."""
+
+    delivery_id: UUID

@@ -26,6 +26,16 @@ class NotificationSettings(PlatformSettings):
     smtp_attempts: int = 3
     smtp_backoff_s: float = 0.5
     mail_from: str = "MSS Platform <no-reply@mss.local>"
+    # Webhooks: the key that seals their signing secrets (MSS_WEBHOOK_KEY, a Fernet key;
+    # unset: generated once into the run dir's secrets), the development escape hatch that
+    # admits private addresses and plain http (MSS_WEBHOOK_ALLOW_PRIVATE=1, never in
+    # production), and how long one delivery may take.
+    webhook_key: SecretStr | None = None
+    webhook_allow_private: bool = False
+    webhook_connect_timeout_s: float = 3.0
+    webhook_timeout_s: float = 5.0
+    # How often the worker looks for due mails, digests and webhook deliveries.
+    poll_interval_s: float = 1.0
 
     @model_validator(mode="after")
     def _https_links_in_production(self) -> Self:
@@ -38,4 +48,11 @@ class NotificationSettings(PlatformSettings):
                     "MSS_PUBLIC_URL must be the platform's public HTTPS base URL when "
                     f"MSS_ENV=production (e.g. https://mss.example.com), not {self.public_url!r}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _no_private_webhooks_in_production(self) -> Self:
+        """The SSRF defence is not optional where customers register URLs."""
+        if self.env == "production" and self.webhook_allow_private:
+            raise ValueError("MSS_WEBHOOK_ALLOW_PRIVATE must not be set when MSS_ENV=production")
         return self

@@ -1,26 +1,85 @@
-"""The notification worker: mail-worthy events in, mails out, each outcome in the delivery log."""
+"""The notification worker: events in (mails, projections, notifications, webhook
+deliveries), the outbox relayed, and the durable queues worked off: mails whose quiet hours
+have ended, digests, webhook deliveries and their retries."""
 
 from __future__ import annotations
 
-from mss_bus.consumer import EventConsumer, apply_once, watch_dlq
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from mss_bus.consumer import EventConsumer, watch_dlq
 from mss_contracts.events import EventEnvelope
+from mss_notification.adapters.live import LivePublisher
+from mss_notification.adapters.sealing import SecretSealer, webhook_key
 from mss_notification.adapters.smtp import SmtpMailer
+from mss_notification.adapters.webhook_http import WebhookCaller
+from mss_notification.application.mails import send_digests, send_due_mails
+from mss_notification.application.webhooks import BATCH, deliver_due
 from mss_notification.config import SERVICE, NotificationSettings
-from mss_notification.consumers.on_mail_event import BINDINGS, on_mail_event
+from mss_notification.consumers.on_event import BINDINGS, EventHandler
 from mss_notification.main import build_runtime
+from mss_service import ServiceRuntime
+
+log = logging.getLogger("mss.notification.worker")
+
+
+def webhook_caller(settings: NotificationSettings) -> WebhookCaller:
+    return WebhookCaller(
+        allow_private=settings.webhook_allow_private,
+        connect_timeout_s=settings.webhook_connect_timeout_s,
+        timeout_s=settings.webhook_timeout_s,
+    )
+
+
+async def every(interval_s: float, work: Callable[[], Awaitable[int]], name: str) -> None:
+    """Run `work` again at once while it finds something, else after `interval_s`."""
+    while True:
+        try:
+            done = await work()
+        except Exception:
+            log.exception("%s failed; trying again", name)
+            done = 0
+        if not done:
+            await asyncio.sleep(interval_s)
+
+
+def handler_for(runtime: ServiceRuntime, settings: NotificationSettings) -> EventHandler:
+    return EventHandler(
+        uow=runtime.uow,
+        mailer=SmtpMailer(settings),
+        public_url=settings.public_url,
+        push=LivePublisher(runtime.redis, namespace=settings.bus_namespace),
+        # Leave a connection or two of the pool to the mail and webhook loops.
+        concurrency=max(1, settings.db_pool_size - 2),
+    )
 
 
 async def run() -> None:
     runtime = build_runtime()
     settings = NotificationSettings()
-    effect = on_mail_event(mailer=SmtpMailer(settings), public_url=settings.public_url)
+    handler = handler_for(runtime, settings)
+    mailer = SmtpMailer(settings)
+    caller = webhook_caller(settings)
+    sealer = SecretSealer(webhook_key(settings))
 
     async def handle(envelope: EventEnvelope) -> None:
-        await apply_once(runtime.uow, envelope, effect)
+        await handler(envelope)
+
+    async def webhooks() -> int:
+        done = await deliver_due(runtime.uow, caller=caller, sealer=sealer)
+        return done if done >= BATCH else 0
 
     consumer = EventConsumer(bus=runtime.bus, service=SERVICE, bindings=BINDINGS, handler=handle)
+    poll = settings.poll_interval_s
     try:
         await consumer.start()
-        await watch_dlq(consumer)
+        await asyncio.gather(
+            runtime.relay().run(),
+            watch_dlq(consumer),
+            every(poll, lambda: send_due_mails(runtime.uow, mailer=mailer), "mails"),
+            every(30.0, lambda: send_digests(runtime.uow, mailer=mailer), "digests"),
+            every(poll, webhooks, "webhooks"),
+        )
     finally:
         await runtime.close()

@@ -17,6 +17,13 @@ class Template(StrEnum):
     EMAIL_VERIFICATION = "email_verification"
 
 
+class NoticeTemplate(StrEnum):
+    """Notifications' own mails (no token): one per notification, or one digest."""
+
+    NOTIFICATION = "notification"
+    DIGEST = "digest"
+
+
 _PATHS = {
     Template.INVITATION: "/accept-invitation",
     Template.PASSWORD_RESET: "/reset-password",
@@ -70,7 +77,7 @@ class MailRequest:
 class Mail:
     """A rendered plain-text mail (the body holds the link with the token: never log it)."""
 
-    template: Template
+    template: Template | NoticeTemplate
     recipient: str
     subject: str
     body: str

@@ -1,0 +1,362 @@
+"""Live push and webhook throughput of the notification service, against the running platform.
+
+`scripts/bench push [--clients 1000] [--orgs 100] [--rate 100] [--seconds 10]
+                    [--webhook-events 2000] [--skip-ws] [--skip-webhooks]`
+
+Part 1, event-to-socket: `--orgs` customer organizations with `--clients` admins in all
+become known to the notification service through `organization.created` and `user.created`
+events published on the platform's bus (what their owners publish). Every admin opens
+`/api/notifications/ws` through the gateway with a minted token (the dev signing key under
+MSS_RUN_DIR, as the e2e tests do). Then critical `security.alert.created` events go to the
+bus at `--rate` per second for `--seconds`, round-robin over the organizations. Each socket
+records what it receives. Printed: event-to-socket latency (the event's timestamp to its
+arrival on the socket) p50/p95/p99/max, and lost or doubled (user, alert) pairs.
+
+Part 2, webhooks: one organization with one webhook to a local receiver in this process
+(a dev stack admits it: MSS_WEBHOOK_ALLOW_PRIVATE=1), `--webhook-events` alert events
+published at once. Printed: deliveries per second from the first to the last signed
+delivery received, and how many verified with standardwebhooks.
+
+Figures only, never asserted. Environment: MSS_GATEWAY_URL, MSS_RABBITMQ_URL,
+MSS_BUS_NAMESPACE, MSS_REDIS_URL, MSS_RUN_DIR (as scripts/lib/common.sh sets them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives import serialization
+from redis.asyncio import Redis
+from standardwebhooks.webhooks import Webhook as Verifier
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
+from websockets.typing import Subprotocol
+
+from mss_bus import Bus, Topology
+from mss_contracts.events import (
+    AlertCreated,
+    EventContext,
+    EventData,
+    OrganizationCreated,
+    UserCreated,
+    new_event,
+)
+from mss_contracts.permissions import OrganizationType, Role
+
+ROOT = Path(__file__).resolve().parents[2]
+GATEWAY = os.environ.get("MSS_GATEWAY_URL", "http://127.0.0.1:8080").rstrip("/")
+RABBITMQ = os.environ.get("MSS_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+NAMESPACE = os.environ.get("MSS_BUS_NAMESPACE", "")
+REDIS = os.environ.get("MSS_REDIS_URL", "redis://127.0.0.1:6379/0")
+RUN_DIR = Path(os.environ.get("MSS_RUN_DIR") or ROOT / ".run")
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
+
+
+class Minter:
+    def __init__(self) -> None:
+        files = sorted((RUN_DIR / "keys" / "signing").glob("*.pem"))
+        if not files:
+            raise SystemExit(f"no dev signing key under {RUN_DIR}/keys/signing: scripts/up first")
+        self.kid = files[-1].stem
+        self.key = serialization.load_pem_private_key(files[-1].read_bytes(), password=None)
+        self.redis: Redis = Redis.from_url(REDIS)
+
+    async def token(self, *, user_id: uuid.UUID, org_id: uuid.UUID) -> str:
+        now, sid = int(time.time()), uuid.uuid4()
+        claims = {
+            "iss": "mss-identity",
+            "aud": "mss-platform",
+            "sub": str(user_id),
+            "sid": str(sid),
+            "org": str(org_id),
+            "orgType": "customer",
+            "role": "admin",
+            "amr": ["pwd"],
+            "iat": now,
+            "nbf": now,
+            "exp": now + 900,
+            "jti": uuid.uuid4().hex,
+        }
+        await self.redis.set(f"session:{sid}", str(user_id), ex=930)
+        return jwt.encode(
+            claims,
+            self.key,
+            algorithm="ES256",  # type: ignore[arg-type]
+            headers={"kid": self.kid, "typ": "at+jwt"},
+        )
+
+
+async def publish_all(bus: Bus, items: list[tuple[EventData, uuid.UUID, uuid.UUID]]) -> list[Any]:
+    envelopes = []
+    for data, aggregate, org in items:
+        envelope = new_event(
+            data, aggregate_id=aggregate, organization_id=org, version=1, context=EventContext()
+        )
+        await bus.publish(
+            routing_key=envelope.type,
+            body=envelope.model_dump_json(by_alias=True).encode(),
+            message_id=str(envelope.id),
+        )
+        envelopes.append(envelope)
+    return envelopes
+
+
+def critical(title: str) -> AlertCreated:
+    now = datetime.now(UTC).isoformat()
+    return AlertCreated.model_validate(
+        {
+            "title": title,
+            "severity": "critical",
+            "status": "open",
+            "category": "malware",
+            "source": "bench",
+            "fingerprint": uuid.uuid4().hex,
+            "firstSeenAt": now,
+            "lastSeenAt": now,
+        }
+    )
+
+
+@dataclass
+class Socket:
+    user_id: uuid.UUID
+    org_id: uuid.UUID
+    received: list[tuple[str, float]] = field(default_factory=list)  # (resourceId, at)
+
+
+async def open_socket(token: str) -> ClientConnection:
+    url = GATEWAY.replace("http", "ws", 1) + "/api/notifications/ws"
+    for attempt in range(50):
+        try:
+            return await connect(
+                url,
+                subprotocols=[Subprotocol("bearer"), Subprotocol(token)],
+                open_timeout=30,
+                max_queue=None,
+            )
+        except InvalidStatus as exc:
+            if exc.response.status_code != 429:
+                raise
+            await asyncio.sleep(min(2.0, 0.1 * (attempt + 1)))
+    raise RuntimeError("gateway kept refusing the socket (429)")
+
+
+async def listen(ws: ClientConnection, socket: Socket) -> None:
+    async for raw in ws:
+        at = time.time()
+        message = json.loads(raw)
+        if message.get("type") == "notification":
+            socket.received.append((message["data"]["resourceId"], at))
+
+
+async def bench_ws(args: argparse.Namespace, bus: Bus) -> None:
+    minter = Minter()
+    orgs = [uuid.uuid4() for _ in range(args.orgs)]
+    sockets = [Socket(uuid.uuid4(), orgs[i % len(orgs)]) for i in range(args.clients)]
+    await publish_all(
+        bus,
+        [
+            (
+                OrganizationCreated(
+                    name=f"bench {o.hex[:6]}", type=OrganizationType.CUSTOMER, status="active"
+                ),
+                o,
+                o,
+            )
+            for o in orgs
+        ],
+    )
+    await publish_all(
+        bus,
+        [
+            (
+                UserCreated(
+                    email=f"bench-{s.user_id.hex[:10]}@example.com",
+                    first_name="B",
+                    last_name="P",
+                    role=Role.ADMIN,
+                    status="active",
+                ),
+                s.user_id,
+                s.org_id,
+            )
+            for s in sockets
+        ],
+    )
+    print(f"published {len(orgs)} organization.created and {len(sockets)} user.created")
+    # The consumer applies them in order; a short grace before alerts start.
+    await asyncio.sleep(5)
+    started = time.monotonic()
+    conns: list[ClientConnection] = []
+    gate = asyncio.Semaphore(50)
+
+    async def connect_one(s: Socket) -> ClientConnection:
+        async with gate:
+            return await open_socket(await minter.token(user_id=s.user_id, org_id=s.org_id))
+
+    conns = list(await asyncio.gather(*(connect_one(s) for s in sockets)))
+    print(f"{len(conns)} sockets open through the gateway in {time.monotonic() - started:.1f} s")
+    listeners = [asyncio.create_task(listen(c, s)) for c, s in zip(conns, sockets, strict=True)]
+    await asyncio.sleep(2)  # every replica's subscription is up
+
+    sent: dict[str, tuple[uuid.UUID, float]] = {}
+    total = args.rate * args.seconds
+    t0 = time.monotonic()
+    for i in range(total):
+        org = orgs[i % len(orgs)]
+        [envelope] = await publish_all(bus, [(critical(f"bench {i}"), uuid.uuid4(), org)])
+        sent[str(envelope.aggregate_id)] = (org, envelope.metadata.timestamp.timestamp())
+        pause = t0 + (i + 1) / args.rate - time.monotonic()
+        if pause > 0:
+            await asyncio.sleep(pause)
+    publish_s = time.monotonic() - t0
+    print(f"published {total} critical alerts in {publish_s:.1f} s ({total / publish_s:.0f}/s)")
+    expected = {(s.user_id, a) for s in sockets for a, (o, _) in sent.items() if o == s.org_id}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        got = sum(len(s.received) for s in sockets)
+        if got >= len(expected):
+            break
+        await asyncio.sleep(0.5)
+    latencies, pairs = [], Counter()
+    for s in sockets:
+        for resource, at in s.received:
+            if resource in sent:
+                pairs[(s.user_id, resource)] += 1
+                latencies.append(at - sent[resource][1])
+    lost = len(expected - set(pairs))
+    doubled = sum(1 for n in pairs.values() if n > 1)
+    ms = {p: percentile(latencies, p) * 1000 for p in (50, 95, 99, 100)}
+    print(
+        f"event-to-socket over {len(latencies)} pushes (expected {len(expected)}): "
+        f"p50 {ms[50]:.0f} ms, p95 {ms[95]:.0f} ms, p99 {ms[99]:.0f} ms, max {ms[100]:.0f} ms; "
+        f"lost {lost}, doubled {doubled}"
+    )
+    for task in listeners:
+        task.cancel()
+    await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
+    await minter.redis.aclose()
+
+
+@dataclass
+class Received:
+    at: list[float] = field(default_factory=list)
+    verified: int = 0
+    bad: int = 0
+
+
+async def bench_webhooks(args: argparse.Namespace, bus: Bus) -> None:
+    minter = Minter()
+    org, admin = uuid.uuid4(), uuid.uuid4()
+    await publish_all(
+        bus,
+        [
+            (
+                OrganizationCreated(
+                    name="bench hooks", type=OrganizationType.CUSTOMER, status="active"
+                ),
+                org,
+                org,
+            )
+        ],
+    )
+    received = Received()
+    verifier: list[Verifier] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while line := await reader.readline():
+                del line
+                headers: dict[str, str] = {}
+                while (h := await reader.readline()) not in (b"\r\n", b""):
+                    k, _, v = h.decode().partition(":")
+                    headers[k.strip().lower()] = v.strip()
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                received.at.append(time.monotonic())
+                try:
+                    verifier[0].verify(body, headers)
+                    received.verified += 1
+                except Exception:
+                    received.bad += 1
+                writer.write(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=1024)
+    port = server.sockets[0].getsockname()[1]
+    token = await minter.token(user_id=admin, org_id=org)
+    async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as http:
+        created = await http.post(
+            "/api/webhooks",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"url": f"http://127.0.0.1:{port}/hook", "events": ["security.alert.*"]},
+        )
+        if created.status_code != 201:
+            raise SystemExit(f"webhook registration refused: {created.status_code} {created.text}")
+        verifier.append(Verifier(created.json()["data"]["secret"]))
+    n = args.webhook_events
+    t0 = time.monotonic()
+    await publish_all(bus, [(critical(f"hook {i}"), uuid.uuid4(), org) for i in range(n)])
+    print(f"published {n} alert events for one webhook in {time.monotonic() - t0:.1f} s")
+    deadline = time.monotonic() + 180
+    while len(received.at) < n and time.monotonic() < deadline:  # noqa: ASYNC110 (a poll with a deadline)
+        await asyncio.sleep(0.5)
+    server.close()
+    if len(received.at) < 2:
+        print(f"webhooks: {len(received.at)} deliveries received")
+        return
+    span = received.at[-1] - received.at[0]
+    print(
+        f"webhooks: {len(received.at)}/{n} delivered, {received.verified} verified, "
+        f"{received.bad} bad signatures; {len(received.at) / span:.0f} deliveries/s "
+        f"(first to last delivery, {span:.1f} s)"
+    )
+    await minter.redis.aclose()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--orgs", type=int, default=100)
+    parser.add_argument("--rate", type=int, default=100)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--webhook-events", type=int, default=2000)
+    parser.add_argument("--skip-ws", action="store_true")
+    parser.add_argument("--skip-webhooks", action="store_true")
+    args = parser.parse_args()
+    print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+    bus = Bus(RABBITMQ, Topology(NAMESPACE))
+    try:
+        if not args.skip_ws:
+            await bench_ws(args, bus)
+        if not args.skip_webhooks:
+            await bench_webhooks(args, bus)
+    finally:
+        await bus.close()
+    print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,154 @@
+"""Calling a webhook without being turned against ourselves (SSRF).
+
+The host is resolved here, every address checked (`domain.webhooks.refused`), and the
+connection made to the checked address itself: a DNS answer that changes between the
+check and the call (rebinding) cannot redirect it. TLS still verifies the certificate for
+the URL's host (SNI and Host unchanged). Redirects are never followed (httpcore has none),
+timeouts are short, and only a small excerpt of the answer is read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import ssl
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpcore
+
+from mss_notification.domain.webhooks import EXCERPT_BYTES, Address, refused, url_problem
+
+
+class Refused(Exception):
+    """The URL or one of its addresses is not one we call; `reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+async def resolve(host: str, port: int) -> list[Address]:
+    """Every address `host` resolves to (an IP literal resolves to itself)."""
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        pass
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout=3.0
+        )
+    except (OSError, TimeoutError) as exc:
+        raise Refused("host does not resolve") from exc
+    addresses: list[Address] = []
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if address not in addresses:
+            addresses.append(address)
+    if not addresses:
+        raise Refused("host does not resolve")
+    return addresses
+
+
+def _port(url: str) -> int:
+    parts = urlsplit(url)
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+async def checked_address(url: str, *, allow_private: bool) -> Address:
+    """The address to call for `url`, once the URL and all its host's addresses pass."""
+    problem = url_problem(url, allow_private=allow_private)
+    if problem is not None:
+        raise Refused(problem)
+    host = urlsplit(url).hostname or ""
+    addresses = await resolve(host, _port(url))
+    if not allow_private:
+        for address in addresses:
+            reason = refused(address)
+            if reason is not None:
+                raise Refused(reason)
+    return addresses[0]
+
+
+class _PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Connects every request to `address`, whatever host the URL names."""
+
+    def __init__(self, address: Address) -> None:
+        self._address = str(address)
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        return await self._inner.connect_tcp(
+            self._address,
+            port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise Refused("unix sockets are never called")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    excerpt: str
+
+
+class WebhookCaller:
+    def __init__(self, *, allow_private: bool, connect_timeout_s: float, timeout_s: float) -> None:
+        self.allow_private = allow_private
+        self._connect_timeout_s = connect_timeout_s
+        self._timeout_s = timeout_s
+        self._ssl = ssl.create_default_context()
+
+    async def post(self, url: str, *, headers: dict[str, str], body: bytes) -> Answer:
+        """POST `body` to `url` at its checked address; Refused, or an Answer, or OSError /
+        httpcore errors / TimeoutError when the endpoint cannot be reached in time."""
+        address = await checked_address(url, allow_private=self.allow_private)
+        timeouts = {
+            "connect": self._connect_timeout_s,
+            "read": self._timeout_s,
+            "write": self._timeout_s,
+            "pool": self._timeout_s,
+        }
+        async with httpcore.AsyncConnectionPool(
+            ssl_context=self._ssl, network_backend=_PinnedBackend(address), retries=0
+        ) as pool:
+            async with asyncio.timeout(self._timeout_s + self._connect_timeout_s):
+                async with pool.stream(
+                    "POST",
+                    url,
+                    headers=[(k.encode(), v.encode()) for k, v in headers.items()],
+                    content=body,
+                    extensions={"timeout": timeouts},
+                ) as response:
+                    excerpt = b""
+                    async for chunk in response.aiter_stream():
+                        excerpt += chunk
+                        if len(excerpt) >= EXCERPT_BYTES:
+                            break
+        return Answer(
+            status=response.status,
+            excerpt=excerpt[:EXCERPT_BYTES].decode("utf-8", errors="replace"),
+        )

@@ -1,0 +1,285 @@
+"""Webhooks and their deliveries in PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col
+
+from mss_db import UnitOfWork
+from mss_notification.adapters.tables import WebhookDeliveryRow, WebhookRow
+
+ACTIVE, DISABLED, DELETED = "active", "disabled", "deleted"
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    id: UUID
+    org_id: UUID
+    url: str
+    events: list[str]
+    description: str | None
+    secret_sealed: str
+    status: str
+    consecutive_failures: int
+    created_at: datetime
+
+    @property
+    def organization_id(self) -> UUID:
+        return self.org_id
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: UUID
+    org_id: UUID
+    webhook_id: UUID
+    event_id: UUID
+    event_type: str
+    payload: dict[str, Any]
+    attempt: int
+    status: str
+    response_status: int | None
+    next_attempt_at: datetime | None
+    created_at: datetime
+
+
+def _webhook(row: Any) -> Webhook:
+    return Webhook(
+        id=row.id,
+        org_id=row.org_id,
+        url=row.url,
+        events=list(row.events),
+        description=row.description,
+        secret_sealed=row.secret_sealed,
+        status=row.status,
+        consecutive_failures=row.consecutive_failures,
+        created_at=row.created_at,
+    )
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(
+        id=row.id,
+        org_id=row.org_id,
+        webhook_id=row.webhook_id,
+        event_id=row.event_id,
+        event_type=row.event_type,
+        payload=row.payload,
+        attempt=row.attempt,
+        status=row.status,
+        response_status=row.response_status,
+        next_attempt_at=row.next_attempt_at,
+        created_at=row.created_at,
+    )
+
+
+class WebhookStore:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._conn = uow.conn
+
+    async def add(
+        self,
+        *,
+        org_id: UUID,
+        url: str,
+        events: list[str],
+        description: str | None,
+        secret_sealed: str,
+        created_by: UUID,
+    ) -> Webhook:
+        row = (
+            await self._conn.execute(
+                insert(WebhookRow)
+                .values(
+                    id=uuid4(),
+                    org_id=org_id,
+                    url=url,
+                    events=events,
+                    description=description,
+                    secret_sealed=secret_sealed,
+                    status=ACTIVE,
+                    consecutive_failures=0,
+                    created_by=created_by,
+                    created_at=func.clock_timestamp(),
+                )
+                .returning(WebhookRow)
+            )
+        ).one()
+        return _webhook(row)
+
+    async def listed(self, org_id: UUID) -> list[Webhook]:
+        rows = (
+            await self._conn.execute(
+                select(WebhookRow)
+                .where(col(WebhookRow.org_id) == org_id, col(WebhookRow.status) != DELETED)
+                .order_by(col(WebhookRow.created_at).desc())
+            )
+        ).all()
+        return [_webhook(row) for row in rows]
+
+    async def get(self, webhook_id: UUID, *, org_id: UUID, lock: bool = False) -> Webhook | None:
+        statement = select(WebhookRow).where(
+            col(WebhookRow.id) == webhook_id,
+            col(WebhookRow.org_id) == org_id,
+            col(WebhookRow.status) != DELETED,
+        )
+        if lock:
+            statement = statement.with_for_update()
+        row = (await self._conn.execute(statement)).first()
+        return None if row is None else _webhook(row)
+
+    async def active_of(self, org_id: UUID) -> list[Webhook]:
+        rows = (
+            await self._conn.execute(
+                select(WebhookRow).where(
+                    col(WebhookRow.org_id) == org_id, col(WebhookRow.status) == ACTIVE
+                )
+            )
+        ).all()
+        return [_webhook(row) for row in rows]
+
+    async def set_status(self, webhook_id: UUID, status: str) -> None:
+        values: dict[str, Any] = {"status": status}
+        if status == DELETED:
+            values["deleted_at"] = func.clock_timestamp()
+        if status == DISABLED:
+            values["disabled_at"] = func.clock_timestamp()
+        await self._conn.execute(
+            update(WebhookRow).where(col(WebhookRow.id) == webhook_id).values(**values)
+        )
+        # Nothing more goes out for a webhook that is no longer active.
+        await self._conn.execute(
+            update(WebhookDeliveryRow)
+            .where(
+                col(WebhookDeliveryRow.webhook_id) == webhook_id,
+                col(WebhookDeliveryRow.status) == PENDING,
+            )
+            .values(status=FAILED, next_attempt_at=None, last_error=f"webhook {status}")
+        )
+
+    async def count_outcome(self, webhook_id: UUID, *, ok: bool) -> Webhook | None:
+        """Reset or add one to the webhook's run of failures; the webhook after it."""
+        failures = 0 if ok else col(WebhookRow.consecutive_failures) + 1
+        row = (
+            await self._conn.execute(
+                update(WebhookRow)
+                .where(col(WebhookRow.id) == webhook_id)
+                .values(consecutive_failures=failures)
+                .returning(WebhookRow)
+            )
+        ).first()
+        return None if row is None else _webhook(row)
+
+    async def add_delivery(
+        self,
+        *,
+        webhook: Webhook,
+        event_id: UUID,
+        event_type: str,
+        payload: dict[str, Any],
+        now: datetime,
+    ) -> UUID | None:
+        row = (
+            await self._conn.execute(
+                insert(WebhookDeliveryRow)
+                .values(
+                    id=uuid4(),
+                    org_id=webhook.org_id,
+                    webhook_id=webhook.id,
+                    event_id=event_id,
+                    event_type=event_type,
+                    payload=payload,
+                    attempt=0,
+                    status=PENDING,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+                .on_conflict_do_nothing(
+                    index_elements=[
+                        col(WebhookDeliveryRow.webhook_id),
+                        col(WebhookDeliveryRow.event_id),
+                    ]
+                )
+                .returning(col(WebhookDeliveryRow.id))
+            )
+        ).first()
+        return None if row is None else row[0]
+
+    async def deliveries(self, webhook_id: UUID, *, limit: int) -> list[Delivery]:
+        rows = (
+            await self._conn.execute(
+                select(WebhookDeliveryRow)
+                .where(col(WebhookDeliveryRow.webhook_id) == webhook_id)
+                .order_by(col(WebhookDeliveryRow.created_at).desc(), col(WebhookDeliveryRow.id))
+                .limit(limit)
+            )
+        ).all()
+        return [_delivery(row) for row in rows]
+
+    async def claim_due(
+        self, *, now: datetime, lease: timedelta, limit: int
+    ) -> list[tuple[Delivery, Webhook]]:
+        """Due deliveries of active webhooks, leased to this worker: their next attempt
+        moves past the lease, so a worker that dies mid-call leaves them to another."""
+        due = (
+            select(col(WebhookDeliveryRow.id))
+            .join(WebhookRow, col(WebhookRow.id) == col(WebhookDeliveryRow.webhook_id))
+            .where(
+                col(WebhookDeliveryRow.status) == PENDING,
+                col(WebhookDeliveryRow.next_attempt_at) <= now,
+                col(WebhookRow.status) == ACTIVE,
+            )
+            .order_by(col(WebhookDeliveryRow.next_attempt_at))
+            .limit(limit)
+            .with_for_update(of=WebhookDeliveryRow, skip_locked=True)
+            .scalar_subquery()
+        )
+        rows = (
+            await self._conn.execute(
+                update(WebhookDeliveryRow)
+                .where(col(WebhookDeliveryRow.id).in_(due))
+                .values(next_attempt_at=now + lease)
+                .returning(WebhookDeliveryRow)
+            )
+        ).all()
+        claimed = [_delivery(row) for row in rows]
+        if not claimed:
+            return []
+        hooks = (
+            await self._conn.execute(
+                select(WebhookRow).where(col(WebhookRow.id).in_({d.webhook_id for d in claimed}))
+            )
+        ).all()
+        by_id = {row.id: _webhook(row) for row in hooks}
+        return [(d, by_id[d.webhook_id]) for d in claimed if d.webhook_id in by_id]
+
+    async def record_attempt(
+        self,
+        delivery_id: UUID,
+        *,
+        status: str,
+        response_status: int | None,
+        excerpt: str | None,
+        error: str | None,
+        next_attempt_at: datetime | None,
+    ) -> None:
+        await self._conn.execute(
+            update(WebhookDeliveryRow)
+            .where(col(WebhookDeliveryRow.id) == delivery_id)
+            .values(
+                attempt=col(WebhookDeliveryRow.attempt) + 1,
+                status=status,
+                response_status=response_status,
+                response_excerpt=excerpt,
+                last_error=error,
+                next_attempt_at=next_attempt_at,
+                delivered_at=func.clock_timestamp() if status == DELIVERED else None,
+            )
+        )

@@ -1,0 +1,124 @@
+"""Notification mails: single ones once their time has come (quiet hours hold them back),
+digests as one mail per user and period. Both from durable rows, claimed with
+FOR UPDATE SKIP LOCKED so several workers never send one mail twice; a digest also takes
+its (user, period) row, whose unique key makes it once across replicas."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col
+
+from mss_db import OrgScope, UnitOfWorkFactory
+from mss_notification.adapters.inbox import DueMail, MailQueue
+from mss_notification.adapters.tables import DigestRow
+from mss_notification.application.deliveries import Mailer
+from mss_notification.domain.mail import Mail, NoticeTemplate
+from mss_notification.domain.preferences import Digest, period_length, period_start
+
+log = logging.getLogger("mss.notification.mails")
+
+BATCH = 50
+
+
+async def send_due_mails(
+    factory: UnitOfWorkFactory, *, mailer: Mailer, now: datetime | None = None
+) -> int:
+    """Send the single mails that are due; each marked sent or failed with its attempts."""
+    now = now or datetime.now(UTC)
+    async with factory(OrgScope.everything()) as uow:
+        queue = MailQueue(uow)
+        due = await queue.claim_due(now=now, limit=BATCH)
+        for mail in due:
+            outcome = await mailer.send(
+                Mail(
+                    template=NoticeTemplate.NOTIFICATION,
+                    recipient=mail.recipient,
+                    subject=mail.subject,
+                    body=mail.body,
+                    # The same id if a crash makes us send it again: recognisable duplicate.
+                    message_id=f"<{mail.id}@mss.local>",
+                )
+            )
+            await queue.finish(
+                [mail.id],
+                status="sent" if outcome.error is None else "failed",
+                error=outcome.error,
+                attempts=outcome.attempts,
+            )
+        await uow.commit()
+    return len(due)
+
+
+def _digest_body(mails: list[DueMail]) -> str:
+    lines = [f"- {m.subject}" for m in mails]
+    return (
+        f"Hello,\n\nYou have {len(mails)} new notification(s) on the MSS Platform:\n\n"
+        + "\n".join(lines)
+        + "\n"
+    )
+
+
+async def send_digests(
+    factory: UnitOfWorkFactory, *, mailer: Mailer, now: datetime | None = None
+) -> int:
+    """For each digest kind: every user's mails of the periods that have ended, as one mail."""
+    now = now or datetime.now(UTC)
+    sent = 0
+    for digest in (Digest.HOURLY, Digest.DAILY):
+        boundary = period_start(digest, now)
+        period = boundary - period_length(digest)
+        async with factory(OrgScope.everything()) as uow:
+            queue = MailQueue(uow)
+            pending = await queue.claim_digest(digest=digest, before=boundary, limit=1000)
+            by_user: dict[UUID, list[DueMail]] = defaultdict(list)
+            for mail in pending:
+                by_user[mail.user_id].append(mail)
+            for user_id, mails in by_user.items():
+                taken = await uow.conn.execute(
+                    insert(DigestRow)
+                    .values(
+                        id=uuid4(),
+                        org_id=mails[0].org_id,
+                        user_id=user_id,
+                        period=digest.value,
+                        period_start=period,
+                        mails=len(mails),
+                        status="sent",
+                        created_at=now,
+                    )
+                    .on_conflict_do_nothing(
+                        index_elements=[
+                            col(DigestRow.user_id),
+                            col(DigestRow.period),
+                            col(DigestRow.period_start),
+                        ]
+                    )
+                    .returning(col(DigestRow.id))
+                )
+                digest_id = taken.scalar_one_or_none()
+                if digest_id is None:
+                    # This period's digest went out already: these mails belong to it.
+                    await queue.finish([m.id for m in mails], status="digested", attempts=0)
+                    continue
+                outcome = await mailer.send(
+                    Mail(
+                        template=NoticeTemplate.DIGEST,
+                        recipient=mails[0].recipient,
+                        subject=f"MSS Platform: {len(mails)} notification(s) ({digest.value})",
+                        body=_digest_body(mails),
+                        message_id=f"<{digest_id}@mss.local>",
+                    )
+                )
+                await queue.finish(
+                    [m.id for m in mails],
+                    status="digested" if outcome.error is None else "failed",
+                    error=outcome.error,
+                )
+                sent += 1
+            await uow.commit()
+    return sent

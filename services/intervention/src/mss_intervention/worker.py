@@ -17,6 +17,7 @@ from mss_intervention.consumers import (
     on_remote_access_event,
 )
 from mss_intervention.main import build_runtime
+from mss_service import ServiceRuntime
 
 # Routing-key prefix → the effect for events under it.
 EFFECTS = {
@@ -41,13 +42,18 @@ async def apply_event(uow: UnitOfWork, envelope: EventEnvelope) -> None:
             return
 
 
-async def run() -> None:
-    runtime = build_runtime()
+def consumer_of(runtime: ServiceRuntime) -> EventConsumer:
+    """The service's queue, each event applied once (inbox) with its effect."""
 
     async def handle(envelope: EventEnvelope) -> None:
         await apply_once(runtime.uow, envelope, apply_event)
 
-    consumer = EventConsumer(bus=runtime.bus, service=SERVICE, bindings=BINDINGS, handler=handle)
+    return EventConsumer(bus=runtime.bus, service=SERVICE, bindings=BINDINGS, handler=handle)
+
+
+async def run() -> None:
+    runtime = build_runtime()
+    consumer = consumer_of(runtime)
     try:
         await consumer.start()
         await asyncio.gather(runtime.relay().run(), watch_dlq(consumer), run_sla_clock(runtime.uow))

@@ -24,7 +24,7 @@ from mss_contracts.events import (
 )
 from mss_contracts.permissions import Role
 from mss_intervention.application.sla import announce_due_breaches, run_sla_clock
-from mss_intervention.worker import apply_event
+from mss_intervention.worker import apply_event, consumer_of
 from mss_service import ServiceRuntime
 from mss_testing.plugin import eventually
 
@@ -185,6 +185,61 @@ async def test_an_escalated_alert_becomes_its_intervention_once(
         if e["type"] == "intervention.requested"
     ]
     assert len(requested) == 1
+
+
+async def test_an_escalation_published_on_the_bus_is_readable_once_redelivered(
+    client: httpx.AsyncClient,
+    runtime: ServiceRuntime,
+    headers_for: HeadersFor,
+    new_customer: NewOrg,
+    outbox_events: Events,
+) -> None:
+    org = await new_customer()
+    alert_id, intervention_id, analyst = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    now = datetime.now(UTC)
+    envelope = new_event(
+        AlertEscalated(
+            title="Beacon",
+            severity="high",
+            status="acknowledged",
+            category="malware",
+            source="edr",
+            fingerprint="b" * 16,
+            first_seen_at=now,
+            last_seen_at=now,
+            escalated_intervention_id=intervention_id,
+            priority="high",
+            intervention_type="investigation",
+            intervention_title="Investigate the beacon",
+            intervention_description="Which host, since when",
+            requested_by=analyst,
+        ),
+        aggregate_id=alert_id,
+        organization_id=org,
+        version=2,
+        context=EventContext(user_id=analyst),
+    )
+    consumer = consumer_of(runtime)
+    await consumer.start()
+    for _ in range(2):  # a redelivery: same id, same body
+        await runtime.bus.publish(
+            routing_key=envelope.type,
+            body=envelope.model_dump_json(by_alias=True).encode(),
+            message_id=str(envelope.id),
+        )
+    customer = await headers_for(Role.ADMIN, org_id=org)
+
+    async def readable() -> dict[str, Any]:
+        seen = await client.get(f"{BASE}/{intervention_id}", headers=customer)
+        assert seen.status_code == 200, seen.text
+        data: dict[str, Any] = seen.json()["data"]
+        return data
+
+    item = await eventually(readable, timeout_s=10)
+    assert item["sourceAlertId"] == str(alert_id)
+
+    events = await outbox_events(str(intervention_id))
+    assert [e["type"] for e in events] == ["intervention.requested"]
 
 
 async def test_remote_sessions_naming_an_intervention_show_on_it(

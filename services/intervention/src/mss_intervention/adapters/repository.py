@@ -99,6 +99,34 @@ class InterventionRepository:
             .values({name: values[name] for name in _MUTABLE})
         )
 
+    async def record_breaches(self, items: Sequence[Intervention]) -> None:
+        """The SLA clock's batch: breach times, versions and update times in one statement."""
+        if not items:
+            return
+        await self._conn.execute(
+            text(
+                """
+                UPDATE intervention.interventions AS i
+                SET response_breached_at = v.response_breached_at,
+                    resolution_breached_at = v.resolution_breached_at,
+                    version = v.version,
+                    updated_at = v.updated_at
+                FROM unnest(CAST(:ids AS uuid[]), CAST(:responses AS timestamptz[]),
+                            CAST(:resolutions AS timestamptz[]), CAST(:versions AS integer[]),
+                            CAST(:updated AS timestamptz[]))
+                    AS v(id, response_breached_at, resolution_breached_at, version, updated_at)
+                WHERE i.id = v.id
+                """
+            ),
+            {
+                "ids": [item.id for item in items],
+                "responses": [item.response_breached_at for item in items],
+                "resolutions": [item.resolution_breached_at for item in items],
+                "versions": [item.version for item in items],
+                "updated": [item.updated_at for item in items],
+            },
+        )
+
     async def add_work(self, item: Intervention, entry: WorkEntry) -> None:
         await self._conn.execute(
             insert(WorkLogRow).values(

@@ -71,18 +71,12 @@ def snapshot(event: type[S], item: Intervention) -> S:
     return event(**snapshot_fields(item))
 
 
-async def announce_breaches(
-    uow: UnitOfWork, item: Intervention, now: datetime, ctx: EventContext
-) -> Intervention:
-    """Record and announce every deadline of `item` that passed unmet, once each.
-
-    The caller holds the row locked, so the clock and a step never announce one twice.
-    """
-    due = item.due_breaches(now)
-    if not due:
-        return item
+def breach_events(
+    item: Intervention, now: datetime, ctx: EventContext
+) -> tuple[Intervention, list[EventEnvelope]]:
+    """`item` with every deadline that passed unmet recorded, and one event for each."""
     events = []
-    for kind in due:
+    for kind in item.due_breaches(now):
         item = item.record_breach(kind, now)
         due_at = item.response_due_at if kind is BreachKind.RESPONSE else item.resolution_due_at
         data = InterventionSlaBreached(**snapshot_fields(item), kind=kind.value, due_at=due_at)
@@ -95,6 +89,18 @@ async def announce_breaches(
                 context=ctx,
             )
         )
-    await InterventionRepository(uow).save(item)
-    await uow.outbox.add_all(events)
-    return item
+    return item, events
+
+
+async def announce_breaches(
+    uow: UnitOfWork, item: Intervention, now: datetime, ctx: EventContext
+) -> Intervention:
+    """Record and announce every deadline of `item` that passed unmet, once each.
+
+    The caller holds the row locked, so the clock and a step never announce one twice.
+    """
+    after, events = breach_events(item, now, ctx)
+    if events:
+        await InterventionRepository(uow).save(after)
+        await uow.outbox.add_all(events)
+    return after

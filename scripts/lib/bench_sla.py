@@ -150,6 +150,17 @@ async def main(args: argparse.Namespace) -> int:
             load = os.getloadavg()
             found = await wait_for_breaches(conn, ids, args.lead + args.spread + args.wait_timeout)
             emitted, stored, duplicates = await lags(conn, ids)
+            # The clock's own record, for every seeded deadline: when its breach was
+            # committed with the event (the audit store may still be catching up).
+            rows = await conn.fetch(
+                "SELECT EXTRACT(EPOCH FROM (response_breached_at - response_due_at)) AS lag "
+                "FROM intervention.interventions WHERE id = ANY($1::uuid[]) "
+                "AND response_breached_at IS NOT NULL",
+                ids,
+            )
+            clock = [float(r["lag"]) for r in rows]
+            print(f"breaches recorded by the clock: {len(clock)} of {len(ids)}")
+            print(f"lag deadline -> breach recorded (s): {summary(clock)}")
             print(f"breach events stored: {found} of {len(ids)} (duplicates: {duplicates})")
             print(f"lag deadline -> event written (s):  {summary(emitted)}")
             print(f"lag deadline -> audit stored (s):   {summary(stored)}")

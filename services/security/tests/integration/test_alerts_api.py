@@ -14,6 +14,7 @@ import pytest
 
 from mss_auth.tokens import KeyLoader
 from mss_contracts.permissions import Role
+from mss_security.domain.alerts import BATCH_MAX
 from mss_security.main import build_runtime, create_app
 from mss_settings import PlatformSettings
 from mss_testing.plugin import running
@@ -124,6 +125,24 @@ class TestIngest:
         response = await client.post("/api/alerts/batch", json={"alerts": items}, headers=key)
         assert response.status_code == 422
         assert "alerts[3].severity" in response.json()["details"]
+        stored = await admin_db.fetchval(
+            "SELECT count(*) FROM security.alerts WHERE org_id = $1", org
+        )
+        assert stored == 0
+
+    async def test_a_batch_over_the_item_cap_is_refused_whole(
+        self,
+        client: httpx.AsyncClient,
+        new_customer: NewOrg,
+        headers_for: HeadersFor,
+        admin_db: asyncpg.Connection,
+    ) -> None:
+        org = await new_customer()
+        key = await headers_for(org_id=org, api_key=True)
+        items = [alert_body(title=f"cap {i}") for i in range(BATCH_MAX + 1)]
+        response = await client.post("/api/alerts/batch", json={"alerts": items}, headers=key)
+        assert response.status_code == 422
+        assert "alerts" in response.json()["details"]
         stored = await admin_db.fetchval(
             "SELECT count(*) FROM security.alerts WHERE org_id = $1", org
         )

@@ -395,6 +395,9 @@ class Flood:
         self._limit = limit
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        # Notified at every answer, error and thread end: waiters wake on the event, no polling.
+        self._changed = threading.Condition(self._lock)
+        self._finished = 0  # threads whose connections ended
         self._threads = [
             threading.Thread(target=self._run, args=(source,), daemon=True) for source in sources
         ]
@@ -420,24 +423,24 @@ class Flood:
 
     def wait_until(self, answered: int, timeout_s: float = 30.0) -> None:
         """Blocks until the flood has had `answered` answers (fails after timeout_s)."""
-        deadline = time.monotonic() + timeout_s
-        while self.answered < answered:
+        with self._changed:
+            reached = self._changed.wait_for(
+                lambda: self.errors or sum(self.statuses.values()) >= answered, timeout_s
+            )
             assert not self.errors, f"the flood failed: {self.errors[0]!r}"
-            assert time.monotonic() < deadline, f"flood reached {self.answered}/{answered}"
-            time.sleep(0.005)
+            assert reached, f"flood reached {sum(self.statuses.values())}/{answered}"
 
     def wait_for_status(self, status: int, timeout_s: float = 30.0) -> bool:
         """Blocks until an answer has `status` (True), the flood ends or timeout_s (False)."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and not self.errors:
-            with self._lock:
-                if self.statuses[status]:
-                    return True
-            if not any(thread.is_alive() for thread in self._threads):
-                break
-            time.sleep(0.005)
-        with self._lock:
+        with self._changed:
+            self._changed.wait_for(
+                lambda: self.statuses[status] > 0 or bool(self.errors) or self._ended(),
+                timeout_s,
+            )
             return self.statuses[status] > 0
+
+    def _ended(self) -> bool:
+        return self._finished == len(self._threads)
 
     def _run(self, source: str) -> None:
         sent = 0
@@ -446,6 +449,10 @@ class Flood:
                 sent += self._connection(source, sent)
         except BaseException as error:  # reported by __exit__ / wait_until
             self.errors.append(error)
+        finally:
+            with self._changed:
+                self._finished += 1
+                self._changed.notify_all()
 
     def _connection(self, source: str, sent: int) -> int:
         """One keep-alive connection: batches of pipelined requests; returns how many."""
@@ -473,9 +480,10 @@ class Flood:
         return done
 
     def _record(self, response: RawResponse) -> None:
-        with self._lock:
+        with self._changed:
             self.statuses[response.status] += 1
             self.first.setdefault(response.status, response)
+            self._changed.notify_all()
 
 
 def _read_response(reader: Any) -> RawResponse:

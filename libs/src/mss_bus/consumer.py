@@ -15,6 +15,7 @@ one event at a time, so only the poison event is dead-lettered and the others co
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
@@ -143,7 +144,7 @@ async def _settle(action: Awaitable[None], what: str) -> None:
         log.warning("could not %s a delivery (channel reconnected?)", what, exc_info=True)
 
 
-class _QueueConsumer:
+class _QueueConsumer(abc.ABC):
     """The service's queue, its dead-letter queue and the retry policy both consumers share."""
 
     prefetch = PREFETCH
@@ -194,8 +195,9 @@ class _QueueConsumer:
             await queue.bind(exchange, routing_key=pattern)
         await queue.consume(self._on_message)
 
+    @abc.abstractmethod
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        raise NotImplementedError
+        """One delivery: applied at once (EventConsumer) or gathered into a batch."""
 
     async def dlq_depth(self) -> int:
         """Messages waiting in the dead-letter queue (also exported as a metric)."""

@@ -10,7 +10,11 @@ the two paths commute: an older fetch never overwrites a newer event, nor the re
 No amplification, whatever the callers do:
 - single flight: concurrent misses of one id share one request to the owner;
 - one request per id per `interval_s` (2 s): every outcome is remembered that long,
-  a 404 as much as a stored record or an owner that did not answer;
+  a 404 as much as a stored record or an owner that did not answer. One exception keeps
+  read-your-writes: a refusal is never made on a remembered *stored* record. The owner's
+  state may have changed since (the client was refused, granted the technician, and
+  retried at once), so `find` asks again before it refuses; that costs the owner one read
+  per refused request (concurrent ones still share it), never more than the client sent;
 - the owner gets `MSS_INTERNAL_TIMEOUT_S` (1 s) in all, then counts as unavailable.
 
 When the owner cannot answer: an entity the projection holds is judged as held (a rule
@@ -117,18 +121,22 @@ class ProjectionSource(Generic[R]):
         found = await load()
         if found is not None and (accept is None or accept(found)):
             return found
-        outcome = await self.fetch(entity_id)
+        outcome = await self.fetch(entity_id, before_refusal=True)
         if outcome is Fetched.STORED:
             return await load()
         if outcome is Fetched.UNAVAILABLE and found is None:
             raise OwnerUnavailable()
         return found
 
-    async def fetch(self, entity_id: UUID) -> Fetched:
-        """Ask the owner and store its record, or say what it said within the interval."""
+    async def fetch(self, entity_id: UUID, *, before_refusal: bool = False) -> Fetched:
+        """Ask the owner and store its record, or say what it said within the interval.
+        `before_refusal`: the projection's record would be refused, so a remembered store
+        does not answer (the owner may have changed it since)."""
         flight = self._flights.get(entity_id)
         if flight is None:
             remembered = self._remembered(entity_id)
+            if remembered is Fetched.STORED and before_refusal:
+                remembered = None
             if remembered is not None:
                 FETCHES.labels(self.owner, self._record.__name__, "remembered").inc()
                 return remembered

@@ -424,6 +424,26 @@ async def test_a_technician_seen_only_as_invited_is_asked_again_before_a_refusal
     assert platform.to_identity.asked(f"/internal/users/{technician}") == 1
 
 
+async def test_a_refusal_asks_again_when_the_owner_changed_within_the_interval(
+    platform: Platform,
+) -> None:
+    """Refused on a record fetched a moment ago (the technician had not yet accepted);
+    the cause is fixed at the owner and the client retries at once, before the event
+    arrives: the retry is not refused on the remembered record."""
+    org_id = await platform.new_customer()
+    invited = await platform.invite(platform.provider, "technician")
+    assert invited.status_code == 201, invited.text
+    technician = invited.json()["data"]["id"]
+    refused = await platform.grant(org_id, technician)
+    assert refused.status_code == 422, refused.text
+    await platform.accept(technician)
+
+    granted = await platform.grant(org_id, technician)
+
+    assert granted.status_code == 201, granted.text
+    assert platform.to_identity.asked(f"/internal/users/{technician}") == 2
+
+
 async def test_an_unknown_technician_is_a_prompt_422_asked_once(platform: Platform) -> None:
     org_id = await platform.new_customer()
     unknown = uuid.uuid4()

@@ -25,12 +25,21 @@ def json_dumps(value: Any) -> str:
     return json.dumps(value, default=_default, separators=(",", ":"))
 
 
+# Per connection, for every service's engine (see `create_engine`).
+OLTP_SETTINGS = {"max_parallel_workers_per_gather": "0", "jit": "off"}
+
+
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An engine whose connections never keep state between transactions.
 
     No pre-ping: it cost every checkout two round trips (BEGIN; ROLLBACK). A connection
     the server dropped is found by the first statement instead (`begin_scoped` retries
     that once on a fresh one), and SQLAlchemy then drops every older pooled connection.
+
+    No parallel plans and no JIT: our statements are short index reads, for which both only
+    add start-up cost. Measured on 1 M alerts, a capped count of 10,001 index entries took
+    99 ms with two parallel workers and 10 ms without; an all-organizations count's cost
+    passes `jit_above_cost`, so it would compile before it runs.
     """
     return create_async_engine(
         url,
@@ -38,6 +47,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         max_overflow=pool_size,
         pool_pre_ping=False,
         json_serializer=json_dumps,
+        connect_args={"server_settings": OLTP_SETTINGS},
     )
 
 

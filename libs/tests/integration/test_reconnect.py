@@ -89,3 +89,19 @@ async def test_a_dead_connection_is_not_retried_past_the_first_statement(
             await uow.conn.execute(text("SELECT 1"))
 
     assert await _backend(factory) != pid
+
+
+async def test_service_connections_plan_without_parallel_workers_or_jit(
+    engine: AsyncEngine,
+) -> None:
+    """Short index reads only pay start-up cost for either (see `create_engine`)."""
+    async with engine.connect() as conn:
+        settings = (
+            await conn.execute(
+                text(
+                    "SELECT current_setting('max_parallel_workers_per_gather'), "
+                    "current_setting('jit')"
+                )
+            )
+        ).one()
+    assert tuple(settings) == ("0", "off")

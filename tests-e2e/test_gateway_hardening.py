@@ -562,12 +562,17 @@ def test_alert_ingestion_has_its_own_larger_budget(gw: httpx.Client, mint: Mint)
         posted = gw.post("/api/alerts", json={}, headers=siem.headers)
         # Whatever answers (the security service, or the gateway's 404 without it), never 429.
         assert posted.status_code != 429, posted.text
-    # The reads now reach the security service: sent one at a time on a busy machine they may
-    # stay under the per-user rate, so they go 16 at a time, faster than any rate refills.
+    # The reads reach the security service; a real list on a busy machine can take longer
+    # than the per-user rate allows 16 readers, so each read is one the service refuses at
+    # once (limit=0, a 422) and 16 at a time outrun any refill of the budget.
     with ThreadPoolExecutor(max_workers=16) as pool:
         answers = list(
-            pool.map(lambda _: gw.get("/api/alerts", headers=siem.headers), range(MAX_BURST // 2))
+            pool.map(
+                lambda _: gw.get("/api/alerts", params={"limit": "0"}, headers=siem.headers),
+                range(MAX_BURST // 2),
+            )
         )
+    assert {answer.status_code for answer in answers} <= {422, 429}
     limited = [answer for answer in answers if answer.status_code == 429]
     assert limited, f"{len(answers)} reads of alerts by one user were never limited"
     listed = limited[0]

@@ -18,6 +18,7 @@ from pydantic.fields import FieldInfo
 
 from mss_contracts.access import AccessLevel, GrantTerms
 from mss_contracts.api import ApiModel, ErrorCode
+from mss_contracts.interventions import InterventionType, Priority
 from mss_contracts.permissions import OrganizationType, Role
 
 REDACTED = "[REDACTED]"
@@ -354,11 +355,16 @@ class RemoteAccessStarted(EventData):
 
 @event("remote_access.session.ended", aggregate="remote_access_session")
 class RemoteAccessEnded(EventData):
+    """Self-contained (the intervention and start time repeated), so a consumer that sees
+    the end before the start (a redelivered start) still records the session as ended."""
+
     technician_id: UUID
     grant_id: UUID
     service: str
     ended_by: UUID | None = None
     reason: str | None = None
+    intervention_id: UUID | None = None
+    started_at: datetime | None = None
 
 
 # --- access transparency -------------------------------------------------------------------
@@ -477,8 +483,8 @@ class AlertEscalated(AlertSnapshot):
     (linked by `sourceAlertId` = the aggregate id), requested by the metadata's user."""
 
     escalated_intervention_id: UUID
-    priority: str  # low | medium | high | critical
-    intervention_type: str
+    priority: Priority
+    intervention_type: InterventionType
     intervention_title: str
     intervention_description: str
     requested_by: UUID

@@ -35,21 +35,28 @@ def _default_test_database_url() -> str:
     return url.set(database=database).render_as_string(hide_password=False)
 
 
-async def _reachable(urls: InfraUrls) -> bool:
-    try:
-        admin = make_url(urls.database_url).set(drivername="postgresql", database="postgres")
-        conn = await asyncpg.connect(admin.render_as_string(hide_password=False), timeout=3)
-        await conn.close()
-        redis: Redis = Redis.from_url(urls.redis_url, socket_connect_timeout=3)
+async def _unreachable(urls: InfraUrls) -> str | None:
+    """Why the local services cannot be used, or None. A loaded machine may answer a connect
+    slowly once, so each is tried a few times before Docker is the answer."""
+    reason = ""
+    for attempt in range(3):
         try:
-            await redis.ping()
-        finally:
-            await redis.aclose()
-        amqp = await aio_pika.connect(urls.rabbitmq_url, timeout=3)
-        await amqp.close()
-    except Exception:
-        return False
-    return True
+            admin = make_url(urls.database_url).set(drivername="postgresql", database="postgres")
+            conn = await asyncpg.connect(admin.render_as_string(hide_password=False), timeout=5)
+            await conn.close()
+            redis: Redis = Redis.from_url(urls.redis_url, socket_connect_timeout=5)
+            try:
+                await redis.ping()
+            finally:
+                await redis.aclose()
+            amqp = await aio_pika.connect(urls.rabbitmq_url, timeout=5)
+            await amqp.close()
+        except Exception as exc:  # any failure means "not usable"; the reason is reported
+            reason = f"{type(exc).__name__}: {exc}"
+            await asyncio.sleep(1 + attempt)
+        else:
+            return None
+    return reason
 
 
 def _docker_runs() -> bool:
@@ -65,13 +72,14 @@ def infrastructure() -> Iterator[InfraUrls]:
         redis_url=os.environ.get("MSS_REDIS_URL", "redis://127.0.0.1:6379/0"),
         rabbitmq_url=os.environ.get("MSS_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/"),
     )
-    if asyncio.run(_reachable(urls)):
+    reason = asyncio.run(_unreachable(urls))
+    if reason is None:
         yield urls
         return
     if not _docker_runs():
         raise RuntimeError(
-            "PostgreSQL/Redis/RabbitMQ unreachable and no Docker engine for testcontainers: "
-            "set MSS_TEST_DATABASE_URL, MSS_REDIS_URL and MSS_RABBITMQ_URL"
+            f"PostgreSQL/Redis/RabbitMQ unreachable ({reason}) and no Docker engine for "
+            "testcontainers: set MSS_TEST_DATABASE_URL, MSS_REDIS_URL and MSS_RABBITMQ_URL"
         )
     from testcontainers.postgres import PostgresContainer
     from testcontainers.rabbitmq import RabbitMqContainer

@@ -286,3 +286,47 @@ async def test_remote_sessions_naming_an_intervention_show_on_it(
     [shown] = seen["remoteSessions"]  # the other organization's session is not attached
     assert (shown["id"], shown["status"], shown["service"]) == (str(session), "ended", "ssh")
     assert shown["endedAt"] is not None
+
+
+async def test_a_session_whose_end_arrives_before_its_start_shows_ended(
+    client: httpx.AsyncClient,
+    runtime: ServiceRuntime,
+    headers_for: HeadersFor,
+    new_customer: NewOrg,
+) -> None:
+    """A start redelivered after the end (a retried delivery) must not reopen the session."""
+    org = await new_customer()
+    customer = await headers_for(Role.REQUEST_USER, org_id=org)
+    item = (
+        await client.post(
+            BASE,
+            json={"title": "t", "description": "d", "priority": "low", "type": "other"},
+            headers=customer,
+        )
+    ).json()["data"]
+    session, technician, grant_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    began = datetime.now(UTC) - timedelta(minutes=30)
+    ended = RemoteAccessEnded(
+        technician_id=technician,
+        grant_id=grant_id,
+        service="rdp",
+        intervention_id=uuid.UUID(item["id"]),
+        started_at=began,
+    )
+    started = RemoteAccessStarted(
+        technician_id=technician,
+        grant_id=grant_id,
+        service="rdp",
+        justification="patching",
+        intervention_id=uuid.UUID(item["id"]),
+    )
+    for data, version in ((ended, 2), (started, 1)):
+        envelope = new_event(
+            data, aggregate_id=session, organization_id=org, version=version, context=EventContext()
+        )
+        assert await apply_once(runtime.uow, envelope, apply_event)
+    seen = (await client.get(f"{BASE}/{item['id']}", headers=customer)).json()["data"]
+    [shown] = seen["remoteSessions"]
+    assert (shown["id"], shown["status"], shown["service"]) == (str(session), "ended", "rdp")
+    assert datetime.fromisoformat(shown["startedAt"]) == began
+    assert shown["endedAt"] is not None

@@ -379,6 +379,27 @@ class TestWorkflow:
         assert event["data"]["escalatedInterventionId"] == data["interventionId"]
         assert event["data"]["interventionTitle"] == "Contain ws-0042"
 
+    async def test_an_escalation_of_an_unknown_intervention_type_is_refused_and_changes_nothing(
+        self,
+        client: httpx.AsyncClient,
+        new_customer: NewOrg,
+        admin: dict[str, str],
+        outbox_events: Events,
+    ) -> None:
+        org = await new_customer()
+        alert = await _ingest(client, admin, organizationId=str(org))
+        response = await client.post(
+            f"/api/alerts/{alert['id']}/escalate",
+            json={"priority": "high", "type": "penetration_party"},
+            headers=admin,
+        )
+        assert response.status_code == 422, response.text
+        body = response.json()
+        assert body["code"] == "VALIDATION_ERROR"
+        assert "type" in body["details"]
+        types = [e["type"] for e in await outbox_events(alert["id"])]
+        assert types == ["security.alert.created"]
+
     async def test_a_stale_if_match_is_refused_and_a_current_one_accepted(
         self, client: httpx.AsyncClient, new_customer: NewOrg, admin: dict[str, str]
     ) -> None:

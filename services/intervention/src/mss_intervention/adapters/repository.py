@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import col
 
 from mss_contracts.access import GrantTerms
+from mss_contracts.interventions import InterventionType, Priority
 from mss_db import UnitOfWork
 from mss_db.scope import in_scope
 from mss_intervention.adapters.tables import (
@@ -26,8 +27,6 @@ from mss_intervention.adapters.tables import (
 )
 from mss_intervention.domain.intervention import (
     Intervention,
-    InterventionType,
-    Priority,
     RemoteSession,
     WorkEntry,
 )
@@ -321,8 +320,8 @@ class RemoteSessions:
         intervention_id: UUID,
         technician_id: UUID,
         service: str,
-        status: str,
-        at: datetime,
+        started_at: datetime,
+        ended_at: datetime | None,
         version: int,
     ) -> None:
         statement = pg_insert(RemoteSessionRow).values(
@@ -331,9 +330,9 @@ class RemoteSessions:
             intervention_id=intervention_id,
             technician_id=technician_id,
             service=service,
-            status=status,
-            started_at=at,
-            ended_at=at if status == "ended" else None,
+            status="active" if ended_at is None else "ended",
+            started_at=started_at,
+            ended_at=ended_at,
             version=version,
         )
         new = statement.excluded

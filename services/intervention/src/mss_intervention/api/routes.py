@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from mss_auth.dependencies import require
 from mss_auth.principal import Principal
 from mss_contracts.errors import NotFound, ValidationFailed
+from mss_contracts.interventions import InterventionType, Priority
 from mss_contracts.permissions import OrganizationType
 from mss_intervention.adapters.repository import InterventionFilter
 from mss_intervention.api.schemas import (
@@ -28,7 +29,7 @@ from mss_intervention.api.schemas import (
 )
 from mss_intervention.application import billing
 from mss_intervention.application import interventions as use
-from mss_intervention.domain.intervention import Intervention, InterventionType, Priority
+from mss_intervention.domain.intervention import Intervention
 from mss_intervention.domain.workflow import Status
 from mss_service import Runtime, event_context, record_access
 from mss_web.envelope import Envelope, PageEnvelope, PageParams, page_params

@@ -7,7 +7,8 @@ from uuid import UUID
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 
 from mss_contracts.api import ApiInput, ApiModel
-from mss_intervention.domain.intervention import Intervention, InterventionType, Priority
+from mss_contracts.interventions import InterventionType, Priority
+from mss_intervention.domain.intervention import Intervention
 from mss_intervention.domain.workflow import Status
 
 # The domain's `org_id`, read as the API's `organizationId`.

@@ -41,31 +41,34 @@ async def record_fetched_organization(uow: UnitOfWork, record: OrganizationRecor
 
 
 async def record_remote_session(uow: UnitOfWork, envelope: EventEnvelope) -> None:
-    """A session naming an intervention of its own organization shows on it."""
+    """A session naming an intervention of its own organization shows on it. Either event
+    may come first (a start redelivered after its end): each carries the whole session,
+    and the version guard keeps the later state."""
     data = parse_data(envelope)
     org_id = envelope.organization_id
-    if org_id is None:
+    if org_id is None or not isinstance(data, RemoteAccessStarted | RemoteAccessEnded):
         return
+    at, version = envelope.metadata.timestamp, envelope.metadata.version
     sessions = RemoteSessions(uow)
-    if isinstance(data, RemoteAccessStarted):
-        if data.intervention_id is None:
-            return
-        item = await InterventionRepository(uow).get(data.intervention_id)
-        if item is None or item.org_id != org_id:
-            return  # not ours, or another organization's: never attach across tenants
-        await sessions.record(
-            session_id=envelope.aggregate_id,
-            org_id=org_id,
-            intervention_id=item.id,
-            technician_id=data.technician_id,
-            service=data.service,
-            status="active",
-            at=envelope.metadata.timestamp,
-            version=envelope.metadata.version,
-        )
-    elif isinstance(data, RemoteAccessEnded):
-        await sessions.end(
-            session_id=envelope.aggregate_id,
-            at=envelope.metadata.timestamp,
-            version=envelope.metadata.version,
-        )
+    if data.intervention_id is None:
+        if isinstance(data, RemoteAccessEnded):
+            # Ends published before the event repeated the intervention: end what we hold.
+            await sessions.end(session_id=envelope.aggregate_id, at=at, version=version)
+        return
+    item = await InterventionRepository(uow).get(data.intervention_id)
+    if item is None or item.org_id != org_id:
+        return  # not ours, or another organization's: never attach across tenants
+    if isinstance(data, RemoteAccessEnded):
+        started_at, ended_at = data.started_at or at, at
+    else:
+        started_at, ended_at = at, None
+    await sessions.record(
+        session_id=envelope.aggregate_id,
+        org_id=org_id,
+        intervention_id=item.id,
+        technician_id=data.technician_id,
+        service=data.service,
+        started_at=started_at,
+        ended_at=ended_at,
+        version=version,
+    )

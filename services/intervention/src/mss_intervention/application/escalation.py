@@ -5,10 +5,11 @@ from __future__ import annotations
 from uuid import UUID
 
 from mss_contracts.events import AlertEscalated, EventContext
+from mss_contracts.interventions import InterventionType, Priority
 from mss_db import UnitOfWork
 from mss_intervention.adapters.repository import InterventionRepository
 from mss_intervention.application.interventions import RequestIntervention, request_intervention
-from mss_intervention.domain.intervention import Intervention, InterventionType, Priority
+from mss_intervention.domain.intervention import Intervention
 
 
 async def intervention_from_alert(

@@ -24,6 +24,7 @@ from mss_contracts.events import (
     InterventionUpdated,
     InterventionWorkLogged,
 )
+from mss_contracts.interventions import InterventionType, Priority
 from mss_contracts.permissions import OrganizationType
 from mss_contracts.settings import settings_of
 from mss_db import UnitOfWork
@@ -49,8 +50,6 @@ from mss_intervention.domain.errors import (
 )
 from mss_intervention.domain.intervention import (
     Intervention,
-    InterventionType,
-    Priority,
     actors_of,
     deadlines,
 )

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
+from mss_contracts.interventions import InterventionType, Priority
 from mss_contracts.settings import OrgSettings
 from mss_intervention.domain.errors import (
     InvalidIntervention,
@@ -25,23 +26,6 @@ MAX_HOURS = 24.0
 QUARTERS_PER_HOUR = 4
 # Work may be logged for the past (yesterday's call written up today), not for the future.
 MAX_LOG_AHEAD = timedelta(minutes=5)
-
-
-class Priority(StrEnum):
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
-
-
-class InterventionType(StrEnum):
-    INCIDENT_RESPONSE = "incident_response"
-    VULNERABILITY_REMEDIATION = "vulnerability_remediation"
-    CONFIGURATION_CHANGE = "configuration_change"
-    INVESTIGATION = "investigation"
-    MAINTENANCE = "maintenance"
-    CONSULTATION = "consultation"
-    OTHER = "other"
 
 
 class BreachKind(StrEnum):

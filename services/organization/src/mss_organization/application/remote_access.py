@@ -121,6 +121,8 @@ async def record_end(
             service=ended.service,
             ended_by=by,
             reason=reason,
+            intervention_id=ended.intervention_id,
+            started_at=ended.started_at,
         ),
         ctx,
     )

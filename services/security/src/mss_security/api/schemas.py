@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import AfterValidator, AliasChoices, Field, field_validator, model_validator
 
 from mss_contracts.api import ApiInput, ApiModel
+from mss_contracts.interventions import InterventionType, Priority
 from mss_security.domain.alerts import (
     ASSETS_MAX,
     BATCH_MAX,
@@ -107,8 +108,8 @@ class ReopenBody(ApiInput):
 
 
 class EscalateBody(ApiInput):
-    priority: Literal["low", "medium", "high", "critical"]
-    type: str = Field(default="incident_response", pattern=r"^[a-z][a-z_]{0,49}$")
+    priority: Priority
+    type: InterventionType = InterventionType.INCIDENT_RESPONSE
     title: str | None = Field(default=None, min_length=1, max_length=TITLE_MAX)
     description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
 

@@ -23,6 +23,7 @@ from mss_contracts.events import (
     EventEnvelope,
     new_event,
 )
+from mss_contracts.interventions import InterventionType, Priority
 from mss_db import UnitOfWork
 from mss_security.adapters.directories import OrgDirectory, UserDirectory
 from mss_security.adapters.quota import IngestQuota, QuotaRefused
@@ -317,8 +318,8 @@ async def reopen_alert(
 
 @dataclass(frozen=True, slots=True)
 class Escalate:
-    priority: str
-    type: str
+    priority: Priority
+    type: InterventionType
     title: str | None
     description: str | None
     requested_by: UUID

@@ -79,10 +79,12 @@ BEGIN
         WHERE n.nspname = 'mss_search' AND o.oprname = '>>='
     ) THEN
         CREATE OPERATOR mss_search.>>= (
-            LEFTARG = inet, RIGHTARG = inet, FUNCTION = mss_search.inet_supeq,
-            RESTRICT = networksel, JOIN = networkjoinsel
+            LEFTARG = inet, RIGHTARG = inet, FUNCTION = mss_search.inet_supeq
         );
     END IF;
+    -- networksel knows only the built-in operators (by oid): the generic containment
+    -- estimates instead.
+    ALTER OPERATOR mss_search.>>= (inet, inet) SET (RESTRICT = contsel, JOIN = contjoinsel);
     IF NOT EXISTS (
         SELECT 1 FROM pg_opclass c JOIN pg_namespace n ON n.oid = c.opcnamespace
         WHERE n.nspname = 'mss_search' AND c.opcname = 'inet_ops'

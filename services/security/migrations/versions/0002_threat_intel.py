@@ -82,7 +82,7 @@ def upgrade() -> None:
             WHERE status IN ('queued', 'running');
 
         -- Retro-hunts: new or changed indicators to match against recent unresolved
-        -- alerts; `after` is the last alert id done, so a crashed worker's hunt resumes.
+        -- alerts. `after` is the last alert id done, so a crashed worker's hunt resumes.
         CREATE TABLE {S}.intel_hunts (
             id uuid PRIMARY KEY,
             org_id uuid,

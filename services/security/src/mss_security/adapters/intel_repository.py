@@ -226,7 +226,7 @@ class IndicatorRepository:
                 f" WHERE {org_where} ORDER BY x.id LIMIT :limit)"
             )
         params["limit"] = limit
-        sql = " UNION ALL ".join(parts) + " ORDER BY id LIMIT :limit"
+        sql = f"SELECT * FROM ({' UNION ALL '.join(parts)}) AS page ORDER BY id LIMIT :limit"
         rows = (await self._conn.execute(text(sql), params)).all()
         return [_to_indicator(r) for r in rows]
 

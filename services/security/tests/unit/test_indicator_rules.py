@@ -94,6 +94,8 @@ def test_malformed_values_are_refused(kind: IndicatorType, raw: str) -> None:
         ("[file:hashes.MD5 = '" + "0" * 32 + "']", (T.MD5, "0" * 32)),
         ("[file:hashes.'SHA-1' = '" + "1" * 40 + "']", (T.SHA1, "1" * 40)),
         ("[email-addr:value = 'Bob@Example.com']", (T.EMAIL, "bob@example.com")),
+        ("[url:value = 'http://x.example/it\\'s']", (T.URL, "http://x.example/it's")),
+        ("[ipv4-addr:value = '10.0.0.1' ]", (T.IPV4, "10.0.0.1")),
     ],
 )
 def test_simple_patterns_become_indicators(
@@ -115,6 +117,8 @@ def test_simple_patterns_become_indicators(
         "[domain-name:value LIKE '%.example']",
         "[domain-name:value ISSUBSET 'x.example']",
         "[file:name MATCHES '^evil']",
+        "[artifact:payload_bin = b'AAAA']",
+        "[domain-name:value = 'a.example' OR domain-name:value = 'b.example']",
     ],
 )
 def test_other_patterns_are_skipped_with_a_reason(pattern: str) -> None:
@@ -127,6 +131,10 @@ def test_other_patterns_are_skipped_with_a_reason(pattern: str) -> None:
     ("pattern", "needle"),
     [
         ("garbage", "invalid STIX pattern"),
+        # An escape the grammar refuses is judged by the full parse, not by its shape.
+        ("[domain-name:value = 'a\\x.example']", "invalid STIX pattern"),
+        ("[domain-name:value = 'unterminated]", "invalid STIX pattern"),
+        ("[domain-name:value = '']", "not a domain name"),
         ("[ipv4-addr:value = '999.1.1.1']", "not an IPv4 address"),
         ("[file:hashes.MD5 = 'xyz']", "md5"),
         ("[ipv4-addr:value = '" + "1" * PATTERN_MAX + "']", "longer than"),

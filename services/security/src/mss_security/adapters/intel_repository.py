@@ -108,18 +108,19 @@ def _match_sql(only: bool) -> TextClause:
             SELECT DISTINCT CAST(a AS inet) AS address
             FROM unnest(CAST(:addresses AS text[])) AS a
         )
-        SELECT CAST(NULL AS uuid) AS org_id, {fields} FROM security.global_indicators x
+        SELECT x.value AS matched, CAST(NULL AS uuid) AS org_id, {fields}
+            FROM security.global_indicators x
             WHERE x.value = ANY (CAST(:values AS text[])) AND x.type <> 'cidr' AND {active}
         UNION ALL
-        SELECT CAST(NULL AS uuid), {fields} FROM addresses
+        SELECT host(addresses.address), CAST(NULL AS uuid), {fields} FROM addresses
             JOIN security.global_indicators x ON x.net OPERATOR(mss_search.>>=) addresses.address
             WHERE {active}
         UNION ALL
-        SELECT x.org_id, {fields} FROM security.org_indicators x
+        SELECT x.value, x.org_id, {fields} FROM security.org_indicators x
             WHERE x.org_id = ANY (CAST(:org_ids AS uuid[]))
               AND x.value = ANY (CAST(:values AS text[])) AND x.type <> 'cidr' AND {active}
         UNION ALL
-        SELECT x.org_id, {fields} FROM addresses
+        SELECT host(addresses.address), x.org_id, {fields} FROM addresses
             JOIN security.org_indicators x ON x.net OPERATOR(mss_search.>>=) addresses.address
             WHERE x.org_id = ANY (CAST(:org_ids AS uuid[])) AND {active}
         """
@@ -252,8 +253,9 @@ class IndicatorRepository:
         *,
         now: datetime,
         only: list[UUID] | None = None,
-    ) -> list[Indicator]:
-        """Active indicators some of `keys` may match (one statement, whatever the batch)."""
+    ) -> list[tuple[str, Indicator]]:
+        """Active indicators some of `keys` may match (one statement, whatever the batch),
+        each with what it matched: the value, or the address a network contains."""
         values = sorted(set().union(*(k.values for k in keys))) if keys else []
         addresses = sorted(set().union(*(k.addresses for k in keys))) if keys else []
         if not values and not addresses:
@@ -267,7 +269,7 @@ class IndicatorRepository:
         if only is not None:
             params["only"] = only
         rows = (await self._conn.execute(_MATCH_ONLY if only else _MATCH, params)).all()
-        return list({r.id: _to_indicator(r) for r in rows}.values())
+        return [(r.matched, _to_indicator(r)) for r in rows]
 
     async def by_ids(self, ids: list[UUID]) -> list[Indicator]:
         sql = text(

@@ -31,7 +31,7 @@ from mss_security.adapters.intel_repository import (
     Progress,
 )
 from mss_security.application.alerts import _snapshot
-from mss_security.application.matching import matches_for
+from mss_security.application.matching import Candidates
 from mss_security.domain.alerts import Alert
 from mss_security.domain.errors import ImportNotFound, IndicatorNotFound
 from mss_security.domain.feeds import (
@@ -289,7 +289,7 @@ async def import_next(uow_factory: UowFactory) -> bool:
     return True
 
 
-# --- matching -----------------------------------------------------------------------------
+# --- retro-hunts -------------------------------------------------------------------------
 
 
 async def _hunt_chunk(hunt: Hunt, *, uow: UnitOfWork) -> tuple[UUID | None, bool]:
@@ -302,13 +302,15 @@ async def _hunt_chunk(hunt: Hunt, *, uow: UnitOfWork) -> tuple[UUID | None, bool
     if not alerts:
         return hunt.after, True
     keyed = [(a, match_keys(a.observables, a.affected_assets)) for a in alerts]
-    candidates = await IndicatorRepository(uow).matching(
-        {a.org_id for a in alerts}, [k for _, k in keyed], now=now, only=hunt.indicator_ids
+    candidates = Candidates(
+        await IndicatorRepository(uow).matching(
+            {a.org_id for a in alerts}, [k for _, k in keyed], now=now, only=hunt.indicator_ids
+        )
     )
     changed: list[Alert] = []
     events = []
     for alert, keys in keyed:
-        found = matches_for(alert.org_id, keys, candidates)
+        found = candidates.for_alert(alert.org_id, keys)
         if not found:
             continue
         enrichment = merged_enrichment(alert.enrichment, found)

@@ -269,17 +269,6 @@ def match_keys(observables: Iterable[Observable], assets: Iterable[str]) -> Matc
     return MatchKeys(values=frozenset(values), addresses=frozenset(addresses))
 
 
-def matching(keys: MatchKeys, indicator: Indicator) -> bool:
-    """Whether `indicator` matches an alert offering `keys` (its organization aside)."""
-    if indicator.type is IndicatorType.CIDR:
-        network = ipaddress.ip_network(indicator.value)
-        return any(
-            (address := ipaddress.ip_address(a)).version == network.version and address in network
-            for a in keys.addresses
-        )
-    return indicator.value in keys.values
-
-
 def enrichment_of(indicators: Iterable[Indicator]) -> dict[str, Any]:
     """An alert's `enrichment`: the indicators it matched, in a stable order."""
     summaries = sorted(

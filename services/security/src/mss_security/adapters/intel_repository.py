@@ -19,8 +19,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import Row, TextClause, select, text
 
 from mss_db import UnitOfWork
-from mss_security.adapters.repository import ALERTS, A
-from mss_security.adapters.repository import _to_alert as to_alert
+from mss_security.adapters.repository import A
 from mss_security.domain.alerts import Alert, AlertStatus
 from mss_security.domain.indicators import (
     Indicator,
@@ -435,10 +434,24 @@ class ImportRepository:
 
 @dataclass(frozen=True, slots=True)
 class Hunt:
-    id: UUID
+    """One or more queued hunt rows walked together (their indicators united)."""
+
+    ids: list[UUID]
     org_id: UUID | None
     indicator_ids: list[UUID]
     after: UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class HuntedAlert:
+    id: UUID
+    org_id: UUID
+    observables: list[dict[str, str]]
+    affected_assets: list[str]
+
+
+# Hunts queued meanwhile are walked in one pass: a burst of small writes costs one walk.
+HUNTS_PER_PASS = 100
 
 
 class HuntRepository:
@@ -457,50 +470,64 @@ class HuntRepository:
         )
 
     async def claim(self, *, now: datetime, lease_s: int) -> Hunt | None:
-        """The oldest unfinished hunt no live worker holds, leased for `lease_s` seconds."""
-        row = (
+        """The oldest unfinished hunts no live worker holds, leased for `lease_s` seconds."""
+        rows = (
             await self._conn.execute(
                 text(
                     """
                     UPDATE security.intel_hunts h
                     SET lease_until = :now + make_interval(secs => :lease_s)
-                    WHERE h.id = (
+                    WHERE h.id IN (
                         SELECT id FROM security.intel_hunts
                         WHERE done_at IS NULL AND (lease_until IS NULL OR lease_until < :now)
-                        ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+                        ORDER BY created_at LIMIT :limit FOR UPDATE SKIP LOCKED)
                     RETURNING h.id, h.org_id, h.indicator_ids, h.after
                     """
                 ),
-                {"now": now, "lease_s": lease_s},
+                {"now": now, "lease_s": lease_s, "limit": HUNTS_PER_PASS},
             )
-        ).first()
-        if row is None:
+        ).all()
+        if not rows:
             return None
-        return Hunt(id=row.id, org_id=row.org_id, indicator_ids=row.indicator_ids, after=row.after)
+        orgs = {r.org_id for r in rows}
+        afters = {r.after for r in rows}
+        return Hunt(
+            ids=[r.id for r in rows],
+            org_id=orgs.pop() if len(orgs) == 1 else None,
+            indicator_ids=sorted({i for r in rows for i in r.indicator_ids}),
+            # Hunts resumed at different places start over together (harmless: the
+            # enrichment is a union, an alert already holding it is left alone).
+            after=afters.pop() if len(afters) == 1 else None,
+        )
 
-    async def advance(
-        self, hunt_id: UUID, after: UUID | None, *, done: bool, now: datetime
-    ) -> None:
+    async def advance(self, hunt: Hunt, after: UUID | None, *, done: bool, now: datetime) -> None:
         await self._conn.execute(
             text(
                 "UPDATE security.intel_hunts SET after = :after,"
                 " done_at = CASE WHEN :done THEN CAST(:now AS timestamptz) END,"
-                " lease_until = CAST(:now AS timestamptz) + interval '60 seconds' WHERE id = :id"
+                " lease_until = CAST(:now AS timestamptz) + interval '60 seconds'"
+                " WHERE id = ANY (CAST(:ids AS uuid[]))"
             ),
-            {"id": hunt_id, "after": after, "done": done, "now": now},
+            {"ids": hunt.ids, "after": after, "done": done, "now": now},
         )
 
     async def unresolved_chunk(
         self, hunt: Hunt, after: UUID | None, *, since: datetime, size: int
-    ) -> list[Alert]:
-        """The next unresolved alerts seen since `since`, in id order, locked for the update."""
-        query = select(ALERTS).where(A.status < AlertStatus.RESOLVED.code, A.last_seen_at >= since)
+    ) -> list[HuntedAlert]:
+        """The next unresolved alerts seen since `since`, in id order: only what matching
+        reads, and unlocked (the few that match are locked and read again)."""
+        query = select(A.id, A.org_id, A.observables, A.affected_assets).where(
+            A.status < AlertStatus.RESOLVED.code, A.last_seen_at >= since
+        )
         if after is not None:
             query = query.where(A.id > after)
         if hunt.org_id is not None:
             query = query.where(A.org_id == hunt.org_id)
-        query = query.order_by(A.id).limit(size).with_for_update()
-        return [to_alert(row) for row in (await self._conn.execute(query)).all()]
+        query = query.order_by(A.id).limit(size)
+        return [
+            HuntedAlert(r.id, r.org_id, r.observables, r.affected_assets)
+            for r in (await self._conn.execute(query)).all()
+        ]
 
     async def save_enrichment(self, alerts: list[Alert], *, now: datetime) -> None:
         if not alerts:

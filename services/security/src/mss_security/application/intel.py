@@ -30,9 +30,10 @@ from mss_security.adapters.intel_repository import (
     IndicatorRepository,
     Progress,
 )
+from mss_security.adapters.repository import AlertRepository
 from mss_security.application.alerts import _snapshot
 from mss_security.application.matching import Candidates
-from mss_security.domain.alerts import Alert
+from mss_security.domain.alerts import Alert, AlertStatus, Observable, ObservableType
 from mss_security.domain.errors import ImportNotFound, IndicatorNotFound
 from mss_security.domain.feeds import (
     Accepted,
@@ -49,6 +50,7 @@ from mss_security.domain.indicators import (
     ERRORS_KEPT,
     Indicator,
     IndicatorInput,
+    MatchKeys,
     fold_inputs,
     match_keys,
     merged_enrichment,
@@ -292,28 +294,40 @@ async def import_next(uow_factory: UowFactory) -> bool:
 # --- retro-hunts -------------------------------------------------------------------------
 
 
+def _keys(observables: list[dict[str, str]], assets: list[str]) -> MatchKeys:
+    return match_keys(
+        [Observable(type=ObservableType(o["type"]), value=o["value"]) for o in observables], assets
+    )
+
+
 async def _hunt_chunk(hunt: Hunt, *, uow: UnitOfWork) -> tuple[UUID | None, bool]:
     """Match one chunk of alerts against the hunt's indicators; (last id, finished)."""
     now = datetime.now(UTC)
     hunts = HuntRepository(uow)
-    alerts = await hunts.unresolved_chunk(
-        hunt, hunt.after, since=now - HUNT_WINDOW, size=HUNT_CHUNK
-    )
-    if not alerts:
+    chunk = await hunts.unresolved_chunk(hunt, hunt.after, since=now - HUNT_WINDOW, size=HUNT_CHUNK)
+    if not chunk:
         return hunt.after, True
-    keyed = [(a, match_keys(a.observables, a.affected_assets)) for a in alerts]
+    keyed = [(a, _keys(a.observables, a.affected_assets)) for a in chunk]
     candidates = Candidates(
         await IndicatorRepository(uow).matching(
-            {a.org_id for a in alerts}, [k for _, k in keyed], now=now, only=hunt.indicator_ids
+            {a.org_id for a in chunk}, [k for _, k in keyed], now=now, only=hunt.indicator_ids
         )
     )
+    found = {a.id: hits for a, keys in keyed if (hits := candidates.for_alert(a.org_id, keys))}
+    if found:
+        await _enrich(found, uow=uow, now=now)
+    return chunk[-1].id, len(chunk) < HUNT_CHUNK
+
+
+async def _enrich(found: dict[UUID, list[Indicator]], *, uow: UnitOfWork, now: datetime) -> None:
+    """Add what was found to these alerts, locked and read again (a workflow step may have
+    changed them meanwhile); those resolved since are left alone."""
     changed: list[Alert] = []
     events = []
-    for alert, keys in keyed:
-        found = candidates.for_alert(alert.org_id, keys)
-        if not found:
+    for alert in await AlertRepository(uow).get_many(sorted(found)):
+        if alert.status is AlertStatus.RESOLVED:
             continue
-        enrichment = merged_enrichment(alert.enrichment, found)
+        enrichment = merged_enrichment(alert.enrichment, found[alert.id])
         if enrichment == alert.enrichment:
             continue
         after = dataclasses.replace(
@@ -322,16 +336,15 @@ async def _hunt_chunk(hunt: Hunt, *, uow: UnitOfWork) -> tuple[UUID | None, bool
         changed.append(after)
         events.append(
             new_event(
-                AlertEnriched(**_snapshot(after), indicator_ids=[i.id for i in found]),
+                AlertEnriched(**_snapshot(after), indicator_ids=[i.id for i in found[alert.id]]),
                 aggregate_id=after.id,
                 organization_id=after.org_id,
                 version=after.version,
                 context=EventContext(),
             )
         )
-    await hunts.save_enrichment(changed, now=now)
+    await HuntRepository(uow).save_enrichment(changed, now=now)
     await uow.outbox.add_all(events)
-    return alerts[-1].id, len(alerts) < HUNT_CHUNK
 
 
 async def hunt_next(uow_factory: UowFactory) -> bool:
@@ -346,7 +359,7 @@ async def hunt_next(uow_factory: UowFactory) -> bool:
     while not done:
         async with uow_factory(scope) as uow:
             after, done = await _hunt_chunk(hunt, uow=uow)
-            await HuntRepository(uow).advance(hunt.id, after, done=done, now=datetime.now(UTC))
+            await HuntRepository(uow).advance(hunt, after, done=done, now=datetime.now(UTC))
             await uow.commit()
         hunt = dataclasses.replace(hunt, after=after)
     return True

@@ -1,7 +1,7 @@
 """Alert ingest through the gateway: batches of 1,000 from several organizations' SIEMs.
 
 `scripts/bench ingest [--orgs 5] [--seconds 60] [--batch 1000] [--duplicates 0.3]
-[--concurrency 8]`
+[--concurrency 8] [--indicators N]`
 
 Creates `--orgs` customer organizations through the gateway (as a minted super admin) with
 `alertQuotaPerMinute` raised to the maximum, mints for each an integration token holding
@@ -12,6 +12,12 @@ sustained, batch latency p50/p95/p99, the statuses, and how long after the last 
 security outbox and the audit service's queue took to drain (events relayed and
 recorded). RLS is on as always. Environment: MSS_PORT_OFFSET, MSS_RUN_DIR, MSS_REDIS_URL,
 MSS_DATABASE_URL, MSS_RABBITMQ_URL, MSS_BUS_NAMESPACE. Figures are printed, never asserted.
+
+With `--indicators N`, half the alerts also carry an observable that a threat-intelligence
+indicator matches (a domain by value, or an address inside a network): the run is made
+once without indicators (the control), then with N provider-wide indicators (10 % CIDRs)
+written straight into the database, and the ratio of the two rates is printed. The
+seeded indicators are deleted at the end.
 """
 
 from __future__ import annotations
@@ -44,7 +50,23 @@ TITLES = [
 ]
 
 
+# Indicators seeded by --indicators: domains by value, and /24 networks of 100.64.0.0/10.
+SEED_SOURCE = "bench-ingest"
+
+
+def _matching(n: int) -> dict[str, str]:
+    """Half the alerts: an observable some seeded indicator matches (a quarter each way)."""
+    k = n // 4
+    if n % 4 == 0:
+        return {"type": "domain", "value": f"bench-ind-{k % 50_000}.example"}
+    net = k % 10_000
+    return {"type": "ipv4", "value": f"100.{64 + net // 256}.{net % 256}.7"}
+
+
 def alert(n: int) -> dict[str, Any]:
+    observables = [{"type": "ipv4", "value": f"10.0.{n % 250}.{n % 199}"}]
+    if n % 2 == 0:
+        observables.append(_matching(n))
     return {
         "title": TITLES[n % len(TITLES)],
         "description": f"bench alert {n}",
@@ -53,8 +75,48 @@ def alert(n: int) -> dict[str, Any]:
         "source": "bench-siem",
         "sourceRef": f"ref-{n}",
         "affectedAssets": [f"host-{n % 997}"],
-        "observables": [{"type": "ipv4", "value": f"10.0.{n % 250}.{n % 199}"}],
+        "observables": observables,
     }
+
+
+async def seed_indicators(count: int) -> None:
+    """`count` provider-wide indicators, 10 % of them networks (as the superuser)."""
+    networks = count // 10
+    conn = await asyncpg.connect(DATABASE_URL)
+    try:
+        await conn.execute(
+            """
+            INSERT INTO security.global_indicators (id, type, value, net, confidence, tlp,
+                source)
+            SELECT gen_random_uuid(), 'cidr', v, CAST(v AS inet), 60, 'amber', $2
+            FROM (SELECT '100.' || 64 + g / 256 || '.' || g % 256 || '.0/24' AS v
+                  FROM generate_series(0, $1 - 1) g) s
+            ON CONFLICT DO NOTHING
+            """,
+            min(networks, 16_384),
+            SEED_SOURCE,
+        )
+        await conn.execute(
+            """
+            INSERT INTO security.global_indicators (id, type, value, confidence, tlp, source)
+            SELECT gen_random_uuid(), 'domain', 'bench-ind-' || g || '.example', 60, 'amber', $2
+            FROM generate_series(0, $1 - 1) g
+            ON CONFLICT DO NOTHING
+            """,
+            count - networks,
+            SEED_SOURCE,
+        )
+        await conn.execute("ANALYZE security.global_indicators")
+    finally:
+        await conn.close()
+
+
+async def drop_indicators() -> None:
+    conn = await asyncpg.connect(DATABASE_URL)
+    try:
+        await conn.execute("DELETE FROM security.global_indicators WHERE source = $1", SEED_SOURCE)
+    finally:
+        await conn.close()
 
 
 async def organizations(http: httpx.AsyncClient, admin: str, count: int) -> list[str]:
@@ -94,6 +156,22 @@ async def backlog() -> tuple[int, int]:
 
 
 async def run(args: argparse.Namespace) -> None:
+    if not args.indicators:
+        await measure(args)
+        return
+    print("control: no indicators")
+    control = await measure(args)
+    await seed_indicators(args.indicators)
+    try:
+        print(f"with {args.indicators:,} indicators (10 % CIDRs), half the alerts matching")
+        loaded = await measure(args)
+    finally:
+        await drop_indicators()
+    print(f"ratio with/without indicators: {loaded / control:.2f}x" if control else "no control")
+
+
+async def measure(args: argparse.Namespace) -> float:
+    """One timed run; its alerts/s."""
     sessions = redis.Redis.from_url(REDIS_URL)
     admin = mint(sessions, role="super_admin")
     limits = httpx.Limits(max_connections=args.concurrency * 2)
@@ -172,6 +250,7 @@ async def run(args: argparse.Namespace) -> None:
         )
         + f"; load {os.getloadavg()[0]:.2f}"
     )
+    return sent / elapsed if elapsed else 0.0
 
 
 def main() -> None:
@@ -181,6 +260,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--duplicates", type=float, default=0.3)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--indicators", type=int, default=0)
     asyncio.run(run(parser.parse_args()))
 
 

@@ -502,6 +502,40 @@ class AlertCommented(AlertSnapshot):
     visibility: str  # internal | customer
 
 
+# --- security: threat intelligence -----------------------------------------------------------
+# For the audit: who changed the feed and how much. Organization = the indicators' one, or
+# none for provider-wide indicators. One event per request or import, never per indicator.
+
+
+@event("security.indicators.upserted", aggregate="indicator_batch")
+class IndicatorsUpserted(EventData):
+    created: int = Field(ge=0)
+    updated: int = Field(ge=0)
+    import_id: UUID | None = None
+
+
+@event("security.indicator.deleted", aggregate="indicator")
+class IndicatorDeleted(EventData):
+    type: str
+    value: str
+
+
+@event("security.intel_import.requested", aggregate="intel_import")
+class IntelImportRequested(EventData):
+    content_type: str  # stix | csv
+    size_bytes: int = Field(ge=0)
+
+
+@event("security.intel_import.finished", aggregate="intel_import")
+class IntelImportFinished(EventData):
+    status: str  # completed | failed
+    total: int = Field(ge=0)
+    created: int = Field(ge=0)
+    updated: int = Field(ge=0)
+    rejected: int = Field(ge=0)
+    skipped: int = Field(ge=0)
+
+
 # --- security: reports ---------------------------------------------------------------------
 
 

@@ -62,13 +62,56 @@ $$;
 """
 
 
+# Network containment under RLS, for the same reason: `inet >>= inet` (network_supeq) is not
+# declared leakproof, so on a tenant table the planner would filter rows by the policy first
+# and never use a GiST index. network_supeq only compares its two arguments and raises no
+# error, so the wrapper `mss_search.>>=` may be LEAKPROOF; `mss_search.inet_ops` is the
+# built-in GiST inet operator class serving it (strategy 27 is "contains or equals").
+NETWORK_OPERATORS_SQL = """
+CREATE SCHEMA IF NOT EXISTS mss_search;
+GRANT USAGE ON SCHEMA mss_search TO PUBLIC;
+CREATE OR REPLACE FUNCTION mss_search.inet_supeq(inet, inet) RETURNS boolean
+    LANGUAGE internal IMMUTABLE STRICT LEAKPROOF PARALLEL SAFE AS 'network_supeq';
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
+        WHERE n.nspname = 'mss_search' AND o.oprname = '>>='
+    ) THEN
+        CREATE OPERATOR mss_search.>>= (
+            LEFTARG = inet, RIGHTARG = inet, FUNCTION = mss_search.inet_supeq
+        );
+    END IF;
+    -- networksel knows only the built-in operators (by oid): the generic containment
+    -- estimates instead.
+    ALTER OPERATOR mss_search.>>= (inet, inet) SET (RESTRICT = contsel, JOIN = contjoinsel);
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_opclass c JOIN pg_namespace n ON n.oid = c.opcnamespace
+        WHERE n.nspname = 'mss_search' AND c.opcname = 'inet_ops'
+    ) THEN
+        CREATE OPERATOR CLASS mss_search.inet_ops FOR TYPE inet USING gist AS
+            OPERATOR 27 mss_search.>>= (inet, inet),
+            FUNCTION 1 inet_gist_consistent(internal, inet, smallint, oid, internal),
+            FUNCTION 2 inet_gist_union(internal, internal),
+            FUNCTION 3 inet_gist_compress(internal),
+            FUNCTION 5 inet_gist_penalty(internal, internal, internal),
+            FUNCTION 6 inet_gist_picksplit(internal, internal),
+            FUNCTION 7 inet_gist_same(inet, inet, internal),
+            FUNCTION 9 inet_gist_fetch(internal);
+    END IF;
+END
+$$;
+"""
+
+
 async def ensure_search_operators(settings: PlatformSettings) -> None:
-    """The leakproof ILIKE and its trigram operator class in the database (superuser)."""
+    """The leakproof ILIKE, `>>=` and their operator classes in the database (superuser)."""
     conn = await asyncpg.connect(_dsn(settings))
     try:
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('mss-provision'))")
             await conn.execute(SEARCH_OPERATORS_SQL)
+            await conn.execute(NETWORK_OPERATORS_SQL)
     finally:
         await conn.close()
 

@@ -38,8 +38,16 @@ async def _seed(conn: asyncpg.Connection, org: uuid.UUID) -> dict[str, list[obje
         "version) VALUES ($1, 'customer', 'active', 6000, 1)",
         org,
     )
+    indicator = uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO security.org_indicators (org_id, id, type, value, net, confidence, tlp) "
+        "VALUES ($1, $2, 'cidr', '10.9.8.0/24', '10.9.8.0/24', 50, 'amber')",
+        org,
+        indicator,
+    )
     return {
         "alerts": [alert],
+        "org_indicators": [indicator],
         "alert_comments": [comment],
         "user_directory": [user],
         "org_directory": [org],
@@ -52,6 +60,7 @@ RLS = ServiceRls(
         TenantTable("alert_comments"),
         TenantTable("user_directory", key="user_id"),
         TenantTable("org_directory", key="org_id"),
+        TenantTable("org_indicators"),
     ),
     seed=_seed,
     write_for_other=(

@@ -10,6 +10,7 @@ from mss_auth.tokens import KeyLoader
 from mss_contracts.internal import OrganizationRecord, UserRecord
 from mss_security.adapters.directories import ORG_DIRECTORY, USER_DIRECTORY
 from mss_security.api.alerts import router as alerts_router
+from mss_security.api.intel import router as intel_router
 from mss_security.api.limits import IngestBodyLimit
 from mss_security.application.directories import (
     record_fetched_organization,
@@ -53,7 +54,7 @@ def create_app(
     app = create_service_app(
         title="MSS security service",
         runtime_factory=runtime_factory,
-        routers=[alerts_router],
+        routers=[alerts_router, intel_router],
         run_relay=run_relay,
     )
     app.add_middleware(IngestBodyLimit)

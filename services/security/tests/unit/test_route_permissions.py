@@ -1,4 +1,5 @@
-"""Every security route declares its permission from the matrix (API.md "Alerts")."""
+"""Every security route declares its permission from the matrix (API.md "Alerts", "Threat
+intelligence")."""
 
 from mss_contracts.permissions import CONCRETE_PERMISSIONS
 from mss_security.main import create_app
@@ -18,6 +19,11 @@ EXPECTED = {
     ("GET", "/api/alerts/{id}/comments"): {"alerts:read"},
     ("POST", "/api/alerts/{id}/comments"): {"alerts:update"},
     ("POST", "/api/alerts/bulk"): {"alerts:update"},
+    ("GET", "/api/threat-intel/indicators"): {"threat_intel:read"},
+    ("POST", "/api/threat-intel/indicators"): {"threat_intel:manage"},
+    ("DELETE", "/api/threat-intel/indicators/{id}"): {"threat_intel:manage"},
+    ("POST", "/api/threat-intel/imports"): {"threat_intel:manage"},
+    ("GET", "/api/threat-intel/imports/{id}"): {"threat_intel:read"},
 }
 
 

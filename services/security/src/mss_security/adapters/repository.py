@@ -130,15 +130,16 @@ _UPSERT = text(
             CAST(:categories AS text[]), CAST(:sources AS text[]), CAST(:source_refs AS text[]),
             CAST(:fingerprints AS text[]), CAST(:assets AS text[]), CAST(:observables AS text[]),
             CAST(:metadata AS text[]), CAST(:search_texts AS text[]), CAST(:counts AS int[]),
-            CAST(:first_seen AS timestamptz[]), CAST(:last_seen AS timestamptz[])
+            CAST(:first_seen AS timestamptz[]), CAST(:last_seen AS timestamptz[]),
+            CAST(:enrichments AS text[])
         ) WITH ORDINALITY AS i(id, org_id, title, description, severity, category, source,
             source_ref, fingerprint, assets, observables, metadata, search_text, count,
-            first_seen_at, last_seen_at, ord)
+            first_seen_at, last_seen_at, enrichment, ord)
     )
     INSERT INTO security.alerts AS a (
         id, org_id, title, description, severity, status, category, source, source_ref,
         fingerprint, affected_assets, observables, metadata, search_text, occurrence_count,
-        first_seen_at, last_seen_at, previous_alert_id, created_at, updated_at
+        first_seen_at, last_seen_at, previous_alert_id, enrichment, created_at, updated_at
     )
     SELECT i.id, i.org_id, i.title, i.description, i.severity, 0, i.category, i.source,
         i.source_ref, i.fingerprint, CAST(i.assets AS jsonb), CAST(i.observables AS jsonb),
@@ -147,7 +148,7 @@ _UPSERT = text(
           WHERE p.org_id = i.org_id AND p.source = i.source AND p.fingerprint = i.fingerprint
             AND p.status = 2
           ORDER BY p.created_at DESC LIMIT 1),
-        :now, :now
+        CAST(i.enrichment AS jsonb), :now, :now
     FROM incoming i
     ORDER BY i.ord
     ON CONFLICT (org_id, source, fingerprint) WHERE status < 2 DO UPDATE SET
@@ -213,8 +214,13 @@ class AlertRepository:
         )
         return (await self._conn.execute(query.limit(1))).first() is not None
 
-    async def upsert(self, groups: list[IngestGroup], *, now: datetime) -> list[Upserted]:
-        """One statement for the whole (folded) request; results in the groups' order."""
+    async def upsert(
+        self, groups: list[IngestGroup], *, now: datetime, enrichments: list[dict[str, Any]]
+    ) -> list[Upserted]:
+        """One statement for the whole (folded) request; results in the groups' order.
+
+        `enrichments` (one per group) is what a new alert starts with; an existing alert
+        keeps its own (the retro-hunt keeps it current)."""
         firsts = [g.first for g in groups]
         params = {
             "ids": [uuid4() for _ in groups],
@@ -241,6 +247,7 @@ class AlertRepository:
             "counts": [g.count for g in groups],
             "first_seen": [g.first_seen_at for g in groups],
             "last_seen": [g.last_seen_at for g in groups],
+            "enrichments": [json.dumps(e) for e in enrichments],
             "now": now,
         }
         rows = (await self._conn.execute(_UPSERT, params)).all()

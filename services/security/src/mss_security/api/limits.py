@@ -8,7 +8,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 # API.md: 10 MB at most anywhere (the gateway's cap too); a single alert is far smaller.
 SINGLE_ALERT_MAX_BYTES = 512 * 1024
 BATCH_MAX_BYTES = 10 * 1024 * 1024
-LIMITS = {"/api/alerts": SINGLE_ALERT_MAX_BYTES, "/api/alerts/batch": BATCH_MAX_BYTES}
+LIMITS = {
+    "/api/alerts": SINGLE_ALERT_MAX_BYTES,
+    "/api/alerts/batch": BATCH_MAX_BYTES,
+    "/api/threat-intel/indicators": BATCH_MAX_BYTES,
+    "/api/threat-intel/imports": BATCH_MAX_BYTES,
+}
 
 
 class PayloadTooLarge(HTTPException):

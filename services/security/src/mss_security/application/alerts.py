@@ -28,6 +28,7 @@ from mss_db import UnitOfWork
 from mss_security.adapters.directories import OrgDirectory, UserDirectory
 from mss_security.adapters.quota import IngestQuota, QuotaRefused
 from mss_security.adapters.repository import AlertRepository
+from mss_security.application.matching import enrich_at_ingest
 from mss_security.domain.alerts import (
     Alert,
     CommentVisibility,
@@ -42,6 +43,7 @@ from mss_security.domain.errors import (
     InvalidIngest,
     QuotaExceeded,
 )
+from mss_security.domain.indicators import match_keys
 from mss_security.domain.ingest import IncomingAlert, group_by_dedup_key
 from mss_security.domain.listing import TOTAL_CAP, AlertFilter, Cursor, Sort
 
@@ -136,7 +138,16 @@ async def _store(
     items: list[IncomingAlert], *, uow: UnitOfWork, ctx: EventContext
 ) -> IngestOutcome:
     groups = group_by_dedup_key(items)
-    upserted = await AlertRepository(uow).upsert(groups, now=datetime.now(UTC))
+    enrichments = await enrich_at_ingest(
+        [
+            (g.first.org_id, match_keys(g.first.observables, g.first.affected_assets))
+            for g in groups
+        ],
+        uow=uow,
+    )
+    upserted = await AlertRepository(uow).upsert(
+        groups, now=datetime.now(UTC), enrichments=enrichments
+    )
     outcome = IngestOutcome()
     events = []
     results: dict[int, IngestItemResult] = {}

@@ -81,3 +81,18 @@ class DuplicateUnresolvedAlert(Conflict):
     """Reopening would make two unresolved alerts of one dedup key (a recurrence exists)."""
 
     default_message = "A newer unresolved alert with the same fingerprint exists"
+
+
+class IndicatorNotFound(NotFound):
+    """Unknown, or an indicator of an organization outside the caller's scope."""
+
+
+class ImportNotFound(NotFound):
+    """Unknown import job."""
+
+
+class InvalidIndicators(ValidationFailed):
+    """Indicators refused (keyed `indicators[<index>].<field>`): nothing stored."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__(details=problems)

@@ -45,9 +45,23 @@ async def _seed(conn: asyncpg.Connection, org: uuid.UUID) -> dict[str, list[obje
         org,
         indicator,
     )
+    job, hunt = uuid.uuid4(), uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO security.intel_imports (id, org_id, content_type) VALUES ($1, $2, 'csv')",
+        job,
+        org,
+    )
+    await conn.execute(
+        "INSERT INTO security.intel_hunts (id, org_id, indicator_ids) VALUES ($1, $2, $3)",
+        hunt,
+        org,
+        [indicator],
+    )
     return {
         "alerts": [alert],
         "org_indicators": [indicator],
+        "intel_imports": [job],
+        "intel_hunts": [hunt],
         "alert_comments": [comment],
         "user_directory": [user],
         "org_directory": [org],
@@ -61,6 +75,8 @@ RLS = ServiceRls(
         TenantTable("user_directory", key="user_id"),
         TenantTable("org_directory", key="org_id"),
         TenantTable("org_indicators"),
+        TenantTable("intel_imports"),
+        TenantTable("intel_hunts"),
     ),
     seed=_seed,
     write_for_other=(

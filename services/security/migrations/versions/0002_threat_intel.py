@@ -57,7 +57,9 @@ def upgrade() -> None:
             USING gist (net mss_search.inet_ops);
 
         -- An import is a job: the API stores the body, a worker parses it (never an API
-        -- process). Provider-only (threat_intel:*), like the global feed: no RLS.
+        -- process). Provider staff only (threat_intel:*), and still under the tenant
+        -- policy like every table with an org_id: a job for one organization is that
+        -- tenant's row, a provider-wide one (org_id null) is seen by the all-orgs scope only.
         CREATE TABLE {S}.intel_imports (
             id uuid PRIMARY KEY,
             org_id uuid,
@@ -101,8 +103,9 @@ def upgrade() -> None:
     grant(S, "global_indicators", ["SELECT", "INSERT", "UPDATE", "DELETE"])
     enable_tenant_rls(S, "org_indicators")
     grant(S, "org_indicators", ["SELECT", "INSERT", "UPDATE", "DELETE"])
-    grant(S, "intel_imports", ["SELECT", "INSERT", "UPDATE"])
-    grant(S, "intel_hunts", ["SELECT", "INSERT", "UPDATE"])
+    for job_table in ("intel_imports", "intel_hunts"):
+        enable_tenant_rls(S, job_table)
+        grant(S, job_table, ["SELECT", "INSERT", "UPDATE"])
 
 
 def downgrade() -> None:

@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
-from sqlalchemy import SmallInteger, Text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import ARRAY, LargeBinary, SmallInteger, Text, Uuid
+from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlmodel import Field
 
 from mss_db.tables import TIMESTAMPTZ, TableModel, inbox_table, outbox_table
@@ -93,6 +93,82 @@ class OrgDirectoryRow(TableModel, table=True):
     alert_quota_per_minute: int
     version: int
     updated_at: datetime = Field(sa_type=TIMESTAMPTZ)
+
+
+class _IndicatorColumns(TableModel):
+    """What both indicator tables hold. `net` is set for `cidr` indicators only (the GiST
+    index answers containment); every other type is matched on `value`."""
+
+    id: UUID = Field(primary_key=True)
+    type: str = Field(sa_type=Text)
+    value: str = Field(sa_type=Text)
+    net: str | None = Field(default=None, sa_type=INET)
+    confidence: int = Field(sa_type=SmallInteger)
+    tlp: str = Field(sa_type=Text)
+    labels: list[str] = Field(sa_type=JSONB)
+    source: str = Field(sa_type=Text)
+    description: str = Field(sa_type=Text)
+    valid_from: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
+    valid_until: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
+    stix_id: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(sa_type=TIMESTAMPTZ)
+    updated_at: datetime = Field(sa_type=TIMESTAMPTZ)
+
+
+class GlobalIndicatorRow(_IndicatorColumns, table=True):
+    """A provider-wide indicator (organizationId null): no tenant's, so no RLS."""
+
+    __tablename__ = "global_indicators"
+    __table_args__: ClassVar[dict[str, str]] = {"schema": SCHEMA}
+
+
+class OrgIndicatorRow(_IndicatorColumns, table=True):
+    """An indicator of one organization, under the tenant policy like its alerts."""
+
+    __tablename__ = "org_indicators"
+    __table_args__: ClassVar[dict[str, str]] = {"schema": SCHEMA}
+
+    org_id: UUID
+
+
+class IntelImportRow(TableModel, table=True):
+    """An import job: the body the API stored, parsed by the worker."""
+
+    __tablename__ = "intel_imports"
+    __table_args__: ClassVar[dict[str, str]] = {"schema": SCHEMA}
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID | None = None
+    content_type: str = Field(sa_type=Text)
+    body: bytes | None = Field(default=None, sa_type=LargeBinary)
+    status: str = Field(sa_type=Text)
+    total: int
+    created: int
+    updated: int
+    rejected: int
+    skipped: int
+    skipped_reasons: dict[str, int] = Field(sa_type=JSONB)
+    errors: list[dict[str, Any]] = Field(sa_type=JSONB)
+    requested_by: UUID | None = None
+    lease_until: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
+    created_at: datetime = Field(sa_type=TIMESTAMPTZ)
+    started_at: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
+    finished_at: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
+
+
+class IntelHuntRow(TableModel, table=True):
+    """A retro-hunt: indicators to match against recent unresolved alerts, resumable."""
+
+    __tablename__ = "intel_hunts"
+    __table_args__: ClassVar[dict[str, str]] = {"schema": SCHEMA}
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID | None = None
+    indicator_ids: list[UUID] = Field(sa_type=ARRAY(Uuid))
+    after: UUID | None = None
+    lease_until: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
+    created_at: datetime = Field(sa_type=TIMESTAMPTZ)
+    done_at: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
 
 
 # The libraries' tables in this schema: the outbox the API relays, the consumer's inbox.

@@ -10,7 +10,9 @@ from mss_auth.tokens import KeyLoader
 from mss_contracts.internal import OrganizationRecord, UserRecord
 from mss_security.adapters.directories import ORG_DIRECTORY, USER_DIRECTORY
 from mss_security.api.alerts import router as alerts_router
+from mss_security.api.dashboard import router as dashboard_router
 from mss_security.api.limits import IngestBodyLimit
+from mss_security.api.reports import router as reports_router
 from mss_security.application.directories import (
     record_fetched_organization,
     record_fetched_user,
@@ -53,7 +55,7 @@ def create_app(
     app = create_service_app(
         title="MSS security service",
         runtime_factory=runtime_factory,
-        routers=[alerts_router],
+        routers=[alerts_router, reports_router, dashboard_router],
         run_relay=run_relay,
     )
     app.add_middleware(IngestBodyLimit)

@@ -18,6 +18,16 @@ EXPECTED = {
     ("GET", "/api/alerts/{id}/comments"): {"alerts:read"},
     ("POST", "/api/alerts/{id}/comments"): {"alerts:update"},
     ("POST", "/api/alerts/bulk"): {"alerts:update"},
+    ("GET", "/api/reports"): {"reports:read"},
+    ("POST", "/api/reports"): {"reports:create"},
+    ("GET", "/api/reports/{id}"): {"reports:read"},
+    ("PUT", "/api/reports/{id}"): {"reports:update"},
+    ("POST", "/api/reports/{id}/submit"): {"reports:update"},
+    ("POST", "/api/reports/{id}/approve"): {"reports:update"},
+    ("POST", "/api/reports/{id}/reject"): {"reports:update"},
+    ("POST", "/api/reports/{id}/publish"): {"reports:update"},
+    ("GET", "/api/reports/{id}/download"): {"reports:read"},
+    ("GET", "/api/dashboard"): {"dashboard:read"},
 }
 
 

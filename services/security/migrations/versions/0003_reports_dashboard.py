@@ -109,7 +109,7 @@ def upgrade() -> None:
         CREATE UNIQUE INDEX reports_scheduled_once ON {S}.reports
             (org_id, type, report_period_start, report_period_end) WHERE scheduled;
 
-        -- The published PDF: written once at /publish; the app role may not change it.
+        -- The published PDF, written once at /publish (the app role may not change it).
         CREATE TABLE {S}.report_documents (
             report_id uuid PRIMARY KEY REFERENCES {S}.reports (id),
             org_id uuid NOT NULL,

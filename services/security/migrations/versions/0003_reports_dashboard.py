@@ -15,7 +15,7 @@ depends_on = None
 
 S = "security"
 
-# One function serves both triggers: on INSERT only `new_rows` exists, on UPDATE the old
+# One function serves every trigger: on INSERT only `new_rows` exists, on UPDATE the old
 # rows' contributions are taken back and the new ones added, so any change of severity,
 # status, first_seen_at or the ack/resolve times moves the rollups by exactly its delta.
 ROLLUP_FUNCTION = f"""
@@ -27,6 +27,10 @@ BEGIN
     IF TG_OP = 'UPDATE' THEN
         delta := delta || ' UNION ALL SELECT org_id, severity, status, first_seen_at, '
             'acknowledged_at, resolved_at, -1 FROM old_rows';
+    ELSIF TG_OP = 'DELETE' THEN
+        -- Only the schema owner deletes alerts (a benchmark's clean-up): taken back too.
+        delta := 'SELECT org_id, severity, status, first_seen_at, acknowledged_at, '
+            'resolved_at, -1 AS n FROM old_rows';
     END IF;
 
     -- Ordered by key so that concurrent writers lock rollup rows in one order (no deadlock).
@@ -179,6 +183,9 @@ def upgrade() -> None:
         CREATE TRIGGER alerts_rollup_update AFTER UPDATE ON {S}.alerts
             REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
             EXECUTE FUNCTION {S}.alerts_rollup();
+        CREATE TRIGGER alerts_rollup_delete AFTER DELETE ON {S}.alerts
+            REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
+            EXECUTE FUNCTION {S}.alerts_rollup();
 
         -- The alerts stored before this migration, counted once.
         INSERT INTO {S}.dashboard_alert_counts (org_id, severity, status, alerts)
@@ -213,6 +220,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute(f"DROP TRIGGER alerts_rollup_delete ON {S}.alerts")
     op.execute(f"DROP TRIGGER alerts_rollup_update ON {S}.alerts")
     op.execute(f"DROP TRIGGER alerts_rollup_insert ON {S}.alerts")
     op.execute(f"DROP FUNCTION {S}.alerts_rollup()")

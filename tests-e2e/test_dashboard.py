@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support import TokenMinter, assert_data, assert_error, bearer
+from support import TokenMinter, assert_data, assert_error, bearer, eventually
 
 DASHBOARD = "/api/dashboard"
 
@@ -109,6 +109,30 @@ def test_the_dashboard_numbers_are_the_alerts_behind_them(
     everything = assert_data(api.get(DASHBOARD, headers=analyst))
     assert everything["scope"]["organizationIds"] >= 2
     assert everything["alerts"]["open"]["critical"] >= board["alerts"]["open"]["critical"] + 1
+
+
+def test_interventions_count_as_the_intervention_service_holds_them(
+    api: httpx.Client, create_organization: Any
+) -> None:
+    """The read model follows intervention.* events (another service's, so the only wait of
+    this file: an event's trip through the bus)."""
+    org = create_organization("e2e-dashboard-work")["id"]
+    body = {
+        "organizationId": org,
+        "title": "Patch the VPN concentrator",
+        "description": "CVE fix",
+        "priority": "high",
+        "type": "maintenance",
+    }
+    made = [assert_data(api.post("/api/interventions", json=body), 201) for _ in range(2)]
+    assert_data(api.post(f"/api/interventions/{made[1]['id']}/cancel", json={"reason": "dup"}))
+    for attempt in eventually(10, 0.2):
+        with attempt:
+            board = assert_data(api.get(DASHBOARD, params={"orgId": org}))["interventions"]
+            assert board["byStatus"]["requested"] == 1, board
+            assert board["byStatus"]["cancelled"] == 1, board
+    assert board["open"] == 1
+    assert board["slaBreached"] == 0
 
 
 def test_a_malformed_org_id_is_a_422(api: httpx.Client) -> None:

@@ -203,3 +203,29 @@ def test_customers_see_list_and_download_only_their_published_reports(
     assert response.status_code == 200
     text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(response.content)).pages)
     assert "DRAFT" in text
+
+
+def test_an_escalation_counts_in_a_report_drafted_right_after_it(
+    api: httpx.Client,
+    create_organization: Any,
+    analysts: tuple[dict[str, str], dict[str, str]],
+) -> None:
+    """Once the intervention exists (API.md: within 2 s of the escalation), a report
+    counts it at once: the read model asks the intervention service for one it lacks."""
+    author, _ = analysts
+    org = create_organization("e2e-reports-escalated")["id"]
+    alert = assert_data(api.post("/api/alerts", json=_alert(org)), 201)
+    escalated = assert_data(
+        api.post(
+            f"/api/alerts/{alert['id']}/escalate",
+            json={"priority": "high", "type": "incident_response"},
+        ),
+        202,
+    )
+    for attempt in eventually(5, 0.1):
+        with attempt:
+            found = api.get(f"/api/interventions/{escalated['interventionId']}")
+            assert found.status_code == 200, found.text
+    report = assert_data(api.post(REPORTS, json=_report(org), headers=author), 201)
+    assert report["metrics"]["interventions"]["total"] == 1
+    assert report["metrics"]["alerts"]["total"] == 1

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from fastapi import FastAPI
 
 from mss_auth.tokens import KeyLoader
-from mss_contracts.internal import OrganizationRecord, UserRecord
+from mss_contracts.internal import InterventionRecord, OrganizationRecord, UserRecord
 from mss_security.adapters.directories import ORG_DIRECTORY, USER_DIRECTORY
+from mss_security.adapters.interventions import INTERVENTIONS_VIEW
 from mss_security.api.alerts import router as alerts_router
 from mss_security.api.dashboard import router as dashboard_router
 from mss_security.api.limits import IngestBodyLimit
@@ -17,6 +18,7 @@ from mss_security.application.directories import (
     record_fetched_organization,
     record_fetched_user,
 )
+from mss_security.application.interventions import record_fetched_intervention
 from mss_security.config import SERVICE, SERVICE_DIR, SecuritySettings
 from mss_service import ServiceRuntime, create_service_app
 
@@ -44,6 +46,14 @@ def build_runtime(key_loader: KeyLoader | None = None) -> ServiceRuntime:
         path="/internal/organizations/{id}",
         record=OrganizationRecord,
         apply=record_fetched_organization,
+    )
+    # An intervention escalated a moment ago counts in a report drafted at once.
+    runtime.project(
+        INTERVENTIONS_VIEW,
+        owner="intervention",
+        path="/internal/interventions/{id}",
+        record=InterventionRecord,
+        apply=record_fetched_intervention,
     )
     return runtime
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import func
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from mss_db import UnitOfWork
 from mss_security.adapters.tables import InterventionViewRow
 
+INTERVENTIONS_VIEW = "interventions_view"
 INTERVENTIONS = InterventionViewRow.__table__
 V = INTERVENTIONS.c
 
@@ -38,9 +40,44 @@ class InterventionState:
     version: int
 
 
+# Interventions escalated from the period's alerts that the read model has not heard of.
+_UNHEARD = text(
+    """
+    SELECT DISTINCT a.intervention_id FROM security.alerts a
+    WHERE a.org_id = :org_id AND a.last_seen_at >= :start AND a.last_seen_at < :end
+      AND a.intervention_id IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM security.interventions_view v
+                      WHERE v.id = a.intervention_id)
+    LIMIT :limit
+    """
+)
+
+
 class InterventionsView:
     def __init__(self, uow: UnitOfWork) -> None:
         self._conn = uow.conn
+        self._source = uow.projection(INTERVENTIONS_VIEW)
+
+    async def exists(self, intervention_id: UUID) -> bool | None:
+        found = await self._conn.execute(select(V.id).where(V.id == intervention_id))
+        return True if found.first() is not None else None
+
+    async def fill_escalated(
+        self, org_id: UUID, start: datetime, end: datetime, *, limit: int = 100
+    ) -> int:
+        """Ask the intervention service for the period's escalations the events have not
+        brought yet (read-your-writes for a report drafted right after an escalation)."""
+        params = {"org_id": org_id, "start": start, "end": end, "limit": limit}
+        unheard = list((await self._conn.execute(_UNHEARD, params)).scalars())
+        for intervention_id in unheard:
+            await self._source.find(intervention_id, self._exists_of(intervention_id))
+        return len(unheard)
+
+    def _exists_of(self, intervention_id: UUID) -> Callable[[], Awaitable[bool | None]]:
+        async def load() -> bool | None:
+            return await self.exists(intervention_id)
+
+        return load
 
     async def upsert(self, state: InterventionState) -> bool:
         """Keep the newest version only (True when applied). A breach once seen stays."""

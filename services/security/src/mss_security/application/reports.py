@@ -23,6 +23,7 @@ from mss_contracts.events import (
 )
 from mss_db import UnitOfWork
 from mss_security.adapters.directories import OrgDirectory
+from mss_security.adapters.interventions import InterventionsView
 from mss_security.adapters.rendering import RenderedPdf, RenderInput
 from mss_security.adapters.reports import (
     ReportQuery,
@@ -76,6 +77,12 @@ class CreateReport:
     generated_by: UUID
 
 
+async def _metrics(uow: UnitOfWork, org_id: UUID, period: Period) -> dict[str, Any]:
+    """The period's figures, escalations not yet heard of asked of their owner first."""
+    await InterventionsView(uow).fill_escalated(org_id, *period.bounds)
+    return (await period_metrics(uow, org_id, period)).as_json()
+
+
 async def _customer(uow: UnitOfWork, org_id: UUID) -> None:
     """A report is about one customer organization the caller may see (422 otherwise)."""
     org = await OrgDirectory(uow).receiving(org_id)
@@ -110,8 +117,8 @@ def _new_report(cmd: CreateReport, metrics: dict[str, Any], now: datetime) -> Re
 async def create_report(cmd: CreateReport, *, uow: UnitOfWork, ctx: EventContext) -> Report:
     """A draft whose metrics the service computes from the organization's period."""
     await _customer(uow, cmd.org_id)
-    metrics = await period_metrics(uow, cmd.org_id, cmd.period)
-    report = _new_report(cmd, metrics.as_json(), datetime.now(UTC))
+    metrics = await _metrics(uow, cmd.org_id, cmd.period)
+    report = _new_report(cmd, metrics, datetime.now(UTC))
     await ReportRepository(uow).add(report)
     await uow.outbox.add(_event(report, ReportCreated(**_snapshot(report)), ctx))
     await uow.commit()
@@ -163,8 +170,7 @@ async def update_report(
     if not report.changed:
         return report
     if report.period != before.period:
-        metrics = await period_metrics(uow, report.org_id, report.period)
-        report = replace(report, metrics=metrics.as_json())
+        report = replace(report, metrics=await _metrics(uow, report.org_id, report.period))
     return await _commit_change(
         uow, report, ReportUpdated(**_snapshot(report), changed=list(report.changed)), ctx
     )
@@ -275,7 +281,7 @@ async def draft_monthly_reports(today: date, *, uow: UnitOfWork, ctx: EventConte
     period = Period.month_before(today)
     drafted = []
     for org_id in await OrgDirectory(uow).active_customers():
-        metrics = await period_metrics(uow, org_id, period)
+        metrics = await _metrics(uow, org_id, period)
         cmd = CreateReport(
             org_id=org_id,
             title=f"Monthly security report — {period.label()}",
@@ -285,7 +291,7 @@ async def draft_monthly_reports(today: date, *, uow: UnitOfWork, ctx: EventConte
             findings=(),
             generated_by=SCHEDULER,
         )
-        report = replace(_new_report(cmd, metrics.as_json(), datetime.now(UTC)), scheduled=True)
+        report = replace(_new_report(cmd, metrics, datetime.now(UTC)), scheduled=True)
         if await ReportRepository(uow).add_scheduled(report):
             await uow.outbox.add(_event(report, ReportCreated(**_snapshot(report)), ctx))
             drafted.append(report)

@@ -70,6 +70,47 @@ BEGIN
             resolved = d.resolved + EXCLUDED.resolved,
             resolve_seconds = d.resolve_seconds + EXCLUDED.resolve_seconds
     $q$, delta);
+    -- The same deltas into the all-organizations rollups, striped by organization so that
+    -- writers of different organizations rarely wait for one another's rows.
+    EXECUTE format($q$
+        INSERT INTO {S}.dashboard_all_counts AS c (stripe, severity, status, alerts)
+        SELECT (hashtext(org_id::text) & 15), severity, status, sum(n) FROM (%s) delta
+        GROUP BY 1, 2, 3 HAVING sum(n) <> 0 ORDER BY 1, 2, 3
+        ON CONFLICT (stripe, severity, status) DO UPDATE SET alerts = c.alerts + EXCLUDED.alerts
+    $q$, delta);
+
+    EXECUTE format($q$
+        INSERT INTO {S}.dashboard_all_hours AS h (stripe, hour, alerts)
+        SELECT (hashtext(org_id::text) & 15),
+               date_trunc('hour', first_seen_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', sum(n)
+        FROM (%s) delta
+        GROUP BY 1, 2 HAVING sum(n) <> 0 ORDER BY 1, 2
+        ON CONFLICT (stripe, hour) DO UPDATE SET alerts = h.alerts + EXCLUDED.alerts
+    $q$, delta);
+
+    EXECUTE format($q$
+        INSERT INTO {S}.dashboard_all_days AS d
+            (stripe, day, acknowledged, ack_seconds, resolved, resolve_seconds)
+        SELECT (hashtext(org_id::text) & 15), day, sum(ack_n), sum(ack_s), sum(res_n),
+               sum(res_s) FROM (
+            SELECT org_id, (acknowledged_at AT TIME ZONE 'UTC')::date AS day, n AS ack_n,
+                   n * extract(epoch FROM acknowledged_at - first_seen_at) AS ack_s,
+                   0 AS res_n, 0::numeric AS res_s
+            FROM (%1$s) delta WHERE acknowledged_at IS NOT NULL
+            UNION ALL
+            SELECT org_id, (resolved_at AT TIME ZONE 'UTC')::date, 0, 0::numeric, n,
+                   n * extract(epoch FROM resolved_at - first_seen_at)
+            FROM (%1$s) delta WHERE resolved_at IS NOT NULL
+        ) t
+        GROUP BY 1, 2 HAVING sum(ack_n) <> 0 OR sum(res_n) <> 0 OR sum(ack_s) <> 0
+            OR sum(res_s) <> 0
+        ORDER BY 1, 2
+        ON CONFLICT (stripe, day) DO UPDATE SET
+            acknowledged = d.acknowledged + EXCLUDED.acknowledged,
+            ack_seconds = d.ack_seconds + EXCLUDED.ack_seconds,
+            resolved = d.resolved + EXCLUDED.resolved,
+            resolve_seconds = d.resolve_seconds + EXCLUDED.resolve_seconds
+    $q$, delta);
     RETURN NULL;
 END
 $fn$;
@@ -163,6 +204,33 @@ def upgrade() -> None:
             alerts bigint NOT NULL,
             PRIMARY KEY (org_id, hour)
         );
+        -- The same sums over every organization, for the all-organizations scope (provider
+        -- staff). Not tenant rows (no organization's data, only totals), so no RLS, in 16
+        -- stripes (by organization) so concurrent ingest rarely queues on one row.
+        CREATE TABLE {S}.dashboard_all_counts (
+            stripe smallint NOT NULL,
+            severity smallint NOT NULL,
+            status smallint NOT NULL,
+            alerts bigint NOT NULL,
+            PRIMARY KEY (stripe, severity, status)
+        );
+        CREATE TABLE {S}.dashboard_all_hours (
+            stripe smallint NOT NULL,
+            hour timestamptz NOT NULL,
+            alerts bigint NOT NULL,
+            PRIMARY KEY (stripe, hour)
+        );
+        CREATE TABLE {S}.dashboard_all_days (
+            stripe smallint NOT NULL,
+            day date NOT NULL,
+            acknowledged bigint NOT NULL,
+            ack_seconds numeric NOT NULL,
+            resolved bigint NOT NULL,
+            resolve_seconds numeric NOT NULL,
+            PRIMARY KEY (stripe, day)
+        );
+        -- The exact first partial hour of `last24h` over every organization.
+        CREATE INDEX alerts_first_seen_idx ON {S}.alerts (first_seen_at);
         CREATE TABLE {S}.dashboard_alert_days (
             org_id uuid NOT NULL,
             day date NOT NULL,
@@ -205,8 +273,21 @@ def upgrade() -> None:
                        extract(epoch FROM resolved_at - first_seen_at)
                 FROM {S}.alerts WHERE resolved_at IS NOT NULL
             ) t GROUP BY 1, 2;
+        INSERT INTO {S}.dashboard_all_counts (stripe, severity, status, alerts)
+            SELECT (hashtext(org_id::text) & 15), severity, status, sum(alerts)
+            FROM {S}.dashboard_alert_counts GROUP BY 1, 2, 3;
+        INSERT INTO {S}.dashboard_all_hours (stripe, hour, alerts)
+            SELECT (hashtext(org_id::text) & 15), hour, sum(alerts)
+            FROM {S}.dashboard_alert_hours GROUP BY 1, 2;
+        INSERT INTO {S}.dashboard_all_days
+                (stripe, day, acknowledged, ack_seconds, resolved, resolve_seconds)
+            SELECT (hashtext(org_id::text) & 15), day, sum(acknowledged), sum(ack_seconds),
+                   sum(resolved), sum(resolve_seconds)
+            FROM {S}.dashboard_alert_days GROUP BY 1, 2;
         """
     )
+    for table in ("dashboard_all_counts", "dashboard_all_hours", "dashboard_all_days"):
+        grant(S, table, ["SELECT", "INSERT", "UPDATE"])
     for table, privileges in {
         "reports": ["SELECT", "INSERT", "UPDATE"],
         "report_documents": ["SELECT", "INSERT"],
@@ -224,8 +305,10 @@ def downgrade() -> None:
     op.execute(f"DROP TRIGGER alerts_rollup_update ON {S}.alerts")
     op.execute(f"DROP TRIGGER alerts_rollup_insert ON {S}.alerts")
     op.execute(f"DROP FUNCTION {S}.alerts_rollup()")
+    op.execute(f"DROP INDEX {S}.alerts_first_seen_idx")
     op.execute(
-        f"DROP TABLE {S}.dashboard_alert_days, {S}.dashboard_alert_hours, "
+        f"DROP TABLE {S}.dashboard_all_days, {S}.dashboard_all_hours, {S}.dashboard_all_counts, "
+        f"{S}.dashboard_alert_days, {S}.dashboard_alert_hours, "
         f"{S}.dashboard_alert_counts, {S}.interventions_view, {S}.report_documents, "
         f"{S}.reports"
     )

@@ -75,6 +75,12 @@ class DashboardReads:
 
     async def alert_counts(self, scope: DashboardScope) -> Sequence[Row[Any]]:
         """(severity, status, alerts) summed over the scope: 12 rollup rows per org."""
+        if scope.org_ids is None:
+            query = text(
+                "SELECT severity, status, sum(alerts)::bigint AS alerts "
+                "FROM security.dashboard_all_counts GROUP BY severity, status"
+            )
+            return (await self._conn.execute(query)).all()
         query = _bound(
             f"SELECT severity, status, sum(alerts)::bigint AS alerts "  # noqa: S608
             f"FROM security.dashboard_alert_counts WHERE {_where(scope)} "
@@ -84,41 +90,45 @@ class DashboardReads:
 
     async def first_seen_since(self, scope: DashboardScope, since: datetime) -> int:
         """Alerts first seen at or after `since`: whole hours from the rollup, the partial
-        first hour counted exactly from the alerts' (org_id, first_seen_at) index."""
+        first hour counted exactly from a first_seen_at index."""
         hour = since.replace(minute=0, second=0, microsecond=0)
         next_hour = hour + timedelta(hours=1)
-        whole = _bound(
-            f"SELECT coalesce(sum(alerts), 0)::bigint FROM security.dashboard_alert_hours "  # noqa: S608
-            f"WHERE {_where(scope)} AND hour >= :next_hour"
-        )
-        total = int(
-            (await self._conn.execute(whole, _params(scope, next_hour=next_hour))).scalar_one()
-        )
-        orgs = await self._orgs_of(scope)
-        if not orgs:
-            return total
-        partial = _bound(
-            "SELECT count(*) FROM security.alerts WHERE org_id = ANY(:org_ids) "
-            "AND first_seen_at >= :since AND first_seen_at < :next_hour"
-        )
-        params = {"org_ids": orgs, "since": since, "next_hour": next_hour}
+        if scope.org_ids is None:
+            whole = text(
+                "SELECT coalesce(sum(alerts), 0)::bigint FROM security.dashboard_all_hours "
+                "WHERE stripe BETWEEN 0 AND 15 AND hour >= :next_hour"
+            )
+            partial = text(
+                "SELECT count(*) FROM security.alerts "
+                "WHERE first_seen_at >= :since AND first_seen_at < :next_hour"
+            )
+            params: dict[str, Any] = {"since": since, "next_hour": next_hour}
+        else:
+            whole = _bound(
+                f"SELECT coalesce(sum(alerts), 0)::bigint "  # noqa: S608
+                f"FROM security.dashboard_alert_hours "
+                f"WHERE {_where(scope)} AND hour >= :next_hour"
+            )
+            partial = _bound(
+                f"SELECT count(*) FROM security.alerts WHERE {_where(scope)} "  # noqa: S608
+                f"AND first_seen_at >= :since AND first_seen_at < :next_hour"
+            )
+            params = _params(scope, since=since, next_hour=next_hour)
+        total = int((await self._conn.execute(whole, params)).scalar_one())
         return total + int((await self._conn.execute(partial, params)).scalar_one())
 
-    async def _orgs_of(self, scope: DashboardScope) -> list[UUID]:
-        if scope.org_ids is not None:
-            return sorted(scope.org_ids)
-        rows = await self._conn.execute(
-            text("SELECT DISTINCT org_id FROM security.dashboard_alert_counts")
-        )
-        return sorted(rows.scalars())
-
     async def time_sums(self, scope: DashboardScope, since: date) -> TimeSums:
+        table, where = (
+            ("security.dashboard_all_days", "stripe BETWEEN 0 AND 15")
+            if scope.org_ids is None
+            else ("security.dashboard_alert_days", _where(scope))
+        )
         query = _bound(
             f"SELECT coalesce(sum(acknowledged), 0)::bigint AS acknowledged, "  # noqa: S608
             f"coalesce(sum(ack_seconds), 0) AS ack_seconds, "
             f"coalesce(sum(resolved), 0)::bigint AS resolved, "
             f"coalesce(sum(resolve_seconds), 0) AS resolve_seconds "
-            f"FROM security.dashboard_alert_days WHERE {_where(scope)} AND day >= :since"
+            f"FROM {table} WHERE {where} AND day >= :since"
         )
         row = (await self._conn.execute(query, _params(scope, since=since))).one()
         return TimeSums(

@@ -442,6 +442,16 @@ class TestDashboard:
             org,
         )
         assert (day["resolved"], float(day["resolve_seconds"])) == (2, 60.0)
+        # The all-organizations rollups are the per-organization ones summed.
+        for all_table, org_table in (
+            ("dashboard_all_counts", "dashboard_alert_counts"),
+            ("dashboard_all_hours", "dashboard_alert_hours"),
+        ):
+            totals = [
+                await admin_db.fetchval(f"SELECT coalesce(sum(alerts), 0) FROM security.{t}")
+                for t in (all_table, org_table)
+            ]
+            assert totals[0] == totals[1]
 
 
 class TestMonthlyDrafts:

@@ -199,6 +199,7 @@ async def create_report(
     )
     async with rt.uow(principal.scope) as uow:
         report = await use.create_report(cmd, uow=uow, ctx=event_context(request, principal))
+    RENDERER.warm()
     return Envelope(data=ReportRead.of(report))
 
 

@@ -448,7 +448,7 @@ class TestDashboard:
             ("dashboard_all_hours", "dashboard_alert_hours"),
         ):
             totals = [
-                await admin_db.fetchval(f"SELECT coalesce(sum(alerts), 0) FROM security.{t}")
+                await admin_db.fetchval(f"SELECT coalesce(sum(alerts), 0) FROM security.{t}")  # noqa: S608
                 for t in (all_table, org_table)
             ]
             assert totals[0] == totals[1]

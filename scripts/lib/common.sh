@@ -50,6 +50,19 @@ ensure_nginx() {
   apt_install nginx libnginx-mod-http-js || die "could not install nginx and libnginx-mod-http-js"
 }
 
+ensure_report_rendering() {
+  # The security service renders report PDFs with WeasyPrint: Pango (with its FreeType and
+  # HarfBuzz backends) and the DejaVu fonts the template names, from Debian, so that every
+  # machine — CI's fresh one included — renders the same document.
+  if ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' \
+    && fc-list 2>/dev/null | grep -qi 'DejaVuSans'; then
+    return
+  fi
+  say "installing Pango and the DejaVu fonts (Debian packages) for report PDFs"
+  apt_install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b fontconfig fonts-dejavu-core \
+    || die "could not install the report rendering packages (pango, fonts-dejavu-core)"
+}
+
 apt_install() {
   local sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
   $sudo apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null

@@ -8,13 +8,14 @@ fetched record and an event alike: the newest wins, whichever arrives first.
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from pydantic import Field
 
 from mss_contracts.access import GrantStatus, GrantTerms
 from mss_contracts.api import ApiModel
-from mss_contracts.events import OrganizationSnapshot
+from mss_contracts.events import InterventionSnapshot, OrganizationSnapshot
 from mss_contracts.permissions import Role
 
 
@@ -59,8 +60,22 @@ class TechnicianGrants(ApiModel):
     grants: list[GrantRecord]
 
 
+class InterventionRecord(InterventionSnapshot):
+    """`GET /internal/interventions/{id}` (intervention): what intervention.* events carry,
+    with its organization, version and times, plus the breaches recorded so far."""
+
+    id: UUID
+    organization_id: UUID
+    response_breached: bool = False
+    resolution_breached: bool = False
+    created_at: datetime
+    updated_at: datetime
+    version: int = Field(ge=1)
+
+
 INTERNAL_RECORDS: dict[str, type[ApiModel]] = {
     "organization": OrganizationRecord,
     "user": UserRecord,
     "technician-grants": TechnicianGrants,
+    "intervention": InterventionRecord,
 }

@@ -57,8 +57,46 @@ async def _seed(conn: asyncpg.Connection, org: uuid.UUID) -> dict[str, list[obje
         org,
         [indicator],
     )
+    # Acknowledged: the trigger then writes a row in every dashboard rollup of the tenant.
+    acked = uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO security.alerts (id, org_id, title, severity, status, category, source, "
+        "fingerprint, first_seen_at, last_seen_at, acknowledged_at) VALUES ($1, $2, 'rls ack', "
+        "2, 1, 'other', 'edr', $3, now(), now(), now())",
+        acked,
+        org,
+        acked.hex,
+    )
+    report, item = uuid.uuid4(), uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO security.reports (id, org_id, title, type, status, generated_by, metrics, "
+        "report_period_start, report_period_end) VALUES ($1, $2, 'rls', 'monthly', 'published', "
+        "$3, '{}', '2026-01-01', '2026-01-31')",
+        report,
+        org,
+        user,
+    )
+    await conn.execute(
+        "INSERT INTO security.report_documents (report_id, org_id, content, content_sha256) "
+        "VALUES ($1, $2, '\\x25504446', repeat('0', 64))",
+        report,
+        org,
+    )
+    await conn.execute(
+        "INSERT INTO security.interventions_view (id, org_id, title, priority, status, type, "
+        "response_due_at, resolution_due_at, requested_at, updated_at, version) VALUES ($1, $2, "
+        "'rls', 'low', 'requested', 'other', now(), now(), now(), now(), 1)",
+        item,
+        org,
+    )
     return {
-        "alerts": [alert],
+        "reports": [report],
+        "report_documents": [report],
+        "interventions_view": [item],
+        "dashboard_alert_counts": [org],
+        "dashboard_alert_hours": [org],
+        "dashboard_alert_days": [org],
+        "alerts": [alert, acked],
         "org_indicators": [indicator],
         "intel_imports": [job],
         "intel_hunts": [hunt],
@@ -77,6 +115,12 @@ RLS = ServiceRls(
         TenantTable("org_indicators"),
         TenantTable("intel_imports"),
         TenantTable("intel_hunts"),
+        TenantTable("reports"),
+        TenantTable("report_documents", key="report_id"),
+        TenantTable("interventions_view"),
+        TenantTable("dashboard_alert_counts", key="org_id"),
+        TenantTable("dashboard_alert_hours", key="org_id"),
+        TenantTable("dashboard_alert_days", key="org_id"),
     ),
     seed=_seed,
     write_for_other=(

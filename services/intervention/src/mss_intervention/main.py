@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from mss_auth.tokens import KeyLoader
 from mss_contracts.internal import OrganizationRecord
 from mss_intervention.adapters.repository import ORG_DIRECTORY
+from mss_intervention.api.internal import router as internal_router
 from mss_intervention.api.routes import router
 from mss_intervention.application.directory import record_fetched_organization
 from mss_intervention.config import SERVICE, SERVICE_DIR, InterventionSettings
@@ -43,6 +44,6 @@ def create_app(
     return create_service_app(
         title="MSS intervention service",
         runtime_factory=runtime_factory,
-        routers=[router],
+        routers=[router, internal_router],
         run_relay=run_relay,
     )

@@ -2,7 +2,7 @@
 
 from mss_contracts.permissions import CONCRETE_PERMISSIONS
 from mss_intervention.main import create_app
-from mss_testing.routes import route_permissions, undeclared
+from mss_testing.routes import SERVICE_TOKEN, route_permissions, undeclared
 
 P = "/api/interventions"
 EXPECTED = {
@@ -30,3 +30,8 @@ def test_every_route_checks_a_permission_of_the_matrix() -> None:
     assert api == EXPECTED
     named = {name for checks in api.values() for check in checks for name in check.split(" | ")}
     assert named <= CONCRETE_PERMISSIONS
+
+
+def test_the_internal_read_takes_a_service_token_only() -> None:
+    internal = {r: c for r, c in route_permissions(create_app()).items() if "/internal/" in r[1]}
+    assert internal == {("GET", "/internal/interventions/{id}"): {SERVICE_TOKEN}}

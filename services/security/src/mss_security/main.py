@@ -7,15 +7,19 @@ from collections.abc import Callable
 from fastapi import FastAPI
 
 from mss_auth.tokens import KeyLoader
-from mss_contracts.internal import OrganizationRecord, UserRecord
+from mss_contracts.internal import InterventionRecord, OrganizationRecord, UserRecord
 from mss_security.adapters.directories import ORG_DIRECTORY, USER_DIRECTORY
+from mss_security.adapters.interventions import INTERVENTIONS_VIEW
 from mss_security.api.alerts import router as alerts_router
+from mss_security.api.dashboard import router as dashboard_router
 from mss_security.api.intel import router as intel_router
 from mss_security.api.limits import IngestBodyLimit
+from mss_security.api.reports import router as reports_router
 from mss_security.application.directories import (
     record_fetched_organization,
     record_fetched_user,
 )
+from mss_security.application.interventions import record_fetched_intervention
 from mss_security.config import SERVICE, SERVICE_DIR, SecuritySettings
 from mss_service import ServiceRuntime, create_service_app
 
@@ -44,6 +48,14 @@ def build_runtime(key_loader: KeyLoader | None = None) -> ServiceRuntime:
         record=OrganizationRecord,
         apply=record_fetched_organization,
     )
+    # An intervention escalated a moment ago counts in a report drafted at once.
+    runtime.project(
+        INTERVENTIONS_VIEW,
+        owner="intervention",
+        path="/internal/interventions/{id}",
+        record=InterventionRecord,
+        apply=record_fetched_intervention,
+    )
     return runtime
 
 
@@ -54,7 +66,7 @@ def create_app(
     app = create_service_app(
         title="MSS security service",
         runtime_factory=runtime_factory,
-        routers=[alerts_router, intel_router],
+        routers=[alerts_router, intel_router, reports_router, dashboard_router],
         run_relay=run_relay,
     )
     app.add_middleware(IngestBodyLimit)

@@ -1,5 +1,6 @@
-"""The security worker: relays the outbox, keeps the user and organization directories,
-runs threat-intelligence imports and retro-hunts."""
+"""The security worker: relays the outbox, keeps the user and organization directories and
+the interventions read model, runs threat-intelligence imports and retro-hunts, and drafts
+the monthly reports."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import asyncio
 
 from mss_bus.consumer import EventConsumer, apply_once, watch_dlq
 from mss_contracts.events import EventEnvelope
+from mss_security.application.schedule import run_monthly_drafts
 from mss_security.config import SERVICE
+from mss_security.consumers import on_directory_event, on_intervention_event
 from mss_security.consumers.intel_jobs import run_intel_jobs
-from mss_security.consumers.on_directory_event import BINDINGS, on_directory_event
 from mss_security.main import build_runtime
 
 
@@ -17,13 +19,20 @@ async def run() -> None:
     runtime = build_runtime()
 
     async def handle(envelope: EventEnvelope) -> None:
-        await apply_once(runtime.uow, envelope, on_directory_event)
+        if envelope.type.startswith("intervention."):
+            await apply_once(runtime.uow, envelope, on_intervention_event.on_intervention_event)
+        else:
+            await apply_once(runtime.uow, envelope, on_directory_event.on_directory_event)
 
-    consumer = EventConsumer(bus=runtime.bus, service=SERVICE, bindings=BINDINGS, handler=handle)
+    bindings = [*on_directory_event.BINDINGS, *on_intervention_event.BINDINGS]
+    consumer = EventConsumer(bus=runtime.bus, service=SERVICE, bindings=bindings, handler=handle)
     try:
         await consumer.start()
         await asyncio.gather(
-            runtime.relay().run(), watch_dlq(consumer), run_intel_jobs(runtime.uow)
+            runtime.relay().run(),
+            watch_dlq(consumer),
+            run_intel_jobs(runtime.uow),
+            run_monthly_drafts(runtime.uow),
         )
     finally:
         await runtime.close()

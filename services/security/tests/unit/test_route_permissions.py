@@ -24,6 +24,16 @@ EXPECTED = {
     ("DELETE", "/api/threat-intel/indicators/{id}"): {"threat_intel:manage"},
     ("POST", "/api/threat-intel/imports"): {"threat_intel:manage"},
     ("GET", "/api/threat-intel/imports/{id}"): {"threat_intel:read"},
+    ("GET", "/api/reports"): {"reports:read"},
+    ("POST", "/api/reports"): {"reports:create"},
+    ("GET", "/api/reports/{id}"): {"reports:read"},
+    ("PUT", "/api/reports/{id}"): {"reports:update"},
+    ("POST", "/api/reports/{id}/submit"): {"reports:update"},
+    ("POST", "/api/reports/{id}/approve"): {"reports:update"},
+    ("POST", "/api/reports/{id}/reject"): {"reports:update"},
+    ("POST", "/api/reports/{id}/publish"): {"reports:update"},
+    ("GET", "/api/reports/{id}/download"): {"reports:read"},
+    ("GET", "/api/dashboard"): {"dashboard:read"},
 }
 
 

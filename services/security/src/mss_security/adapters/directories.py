@@ -98,12 +98,34 @@ class OrgDirectory:
             version=row.version,
         )
 
+    async def name_of(self, org_id: UUID) -> str | None:
+        """The organization's name as last heard (reports print it); None when unknown."""
+        found = await self._conn.execute(select(ORGS.c.name).where(ORGS.c.org_id == org_id))
+        return found.scalar_one_or_none()
+
+    async def active_customers(self) -> list[UUID]:
+        """Every active customer organization in the caller's scope (the monthly drafts)."""
+        rows = await self._conn.execute(
+            select(ORGS.c.org_id)
+            .where(ORGS.c.type == "customer", ORGS.c.status == "active")
+            .order_by(ORGS.c.org_id)
+        )
+        return list(rows.scalars())
+
     async def upsert(
-        self, *, org_id: UUID, type: str, status: str, alert_quota_per_minute: int, version: int
+        self,
+        *,
+        org_id: UUID,
+        type: str,
+        status: str,
+        alert_quota_per_minute: int,
+        version: int,
+        name: str = "",
     ) -> bool:
         """Keep the newest version only (True when applied)."""
         statement = pg_insert(ORGS).values(
             org_id=org_id,
+            name=name,
             type=type,
             status=status,
             alert_quota_per_minute=alert_quota_per_minute,
@@ -113,6 +135,7 @@ class OrgDirectory:
         statement = statement.on_conflict_do_update(
             index_elements=[ORGS.c.org_id],
             set_={
+                "name": statement.excluded.name,
                 "type": statement.excluded.type,
                 "status": statement.excluded.status,
                 "alert_quota_per_minute": statement.excluded.alert_quota_per_minute,

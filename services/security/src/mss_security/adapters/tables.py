@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
-from sqlalchemy import ARRAY, LargeBinary, SmallInteger, Text, Uuid
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    Date,
+    LargeBinary,
+    Numeric,
+    SmallInteger,
+    Text,
+    Uuid,
+)
 from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlmodel import Field
 
@@ -88,6 +98,7 @@ class OrgDirectoryRow(TableModel, table=True):
     __table_args__: ClassVar[dict[str, str]] = {"schema": SCHEMA}
 
     org_id: UUID = Field(primary_key=True)
+    name: str = Field(default="", sa_type=Text)
     type: str = Field(sa_type=Text)
     status: str = Field(sa_type=Text)
     alert_quota_per_minute: int
@@ -111,6 +122,35 @@ class _IndicatorColumns(TableModel):
     valid_from: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
     valid_until: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
     stix_id: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(sa_type=TIMESTAMPTZ)
+    updated_at: datetime = Field(sa_type=TIMESTAMPTZ)
+
+
+class ReportRow(TableModel, table=True):
+    """A report; findings and metrics as the API shows them (camelCase JSON)."""
+
+    __tablename__ = "reports"
+    __table_args__: ClassVar[dict[str, str]] = {"schema": SCHEMA}
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID
+    title: str = Field(max_length=255)
+    type: str = Field(sa_type=Text)
+    status: str = Field(sa_type=Text)
+    generated_by: UUID
+    scheduled: bool = Field(default=False, sa_type=Boolean)
+    summary: str = Field(sa_type=Text)
+    findings: list[dict[str, Any]] = Field(sa_type=JSONB)
+    metrics: dict[str, Any] = Field(sa_type=JSONB)
+    report_period_start: date = Field(sa_type=Date)
+    report_period_end: date = Field(sa_type=Date)
+    submitted_at: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
+    approved_by: UUID | None = None
+    approved_at: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
+    published_at: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
+    rejection_reason: str | None = Field(default=None, sa_type=Text)
+    content_sha256: str | None = Field(default=None, sa_type=Text)
+    version: int
     created_at: datetime = Field(sa_type=TIMESTAMPTZ)
     updated_at: datetime = Field(sa_type=TIMESTAMPTZ)
 
@@ -169,6 +209,82 @@ class IntelHuntRow(TableModel, table=True):
     lease_until: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
     created_at: datetime = Field(sa_type=TIMESTAMPTZ)
     done_at: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
+
+
+class ReportDocumentRow(TableModel, table=True):
+    """A published report's PDF, written once (the app role has no UPDATE on it)."""
+
+    __tablename__ = "report_documents"
+    __table_args__: ClassVar[dict[str, str]] = {"schema": SCHEMA}
+
+    report_id: UUID = Field(primary_key=True, foreign_key="security.reports.id")
+    org_id: UUID
+    content: bytes = Field(sa_type=LargeBinary)
+    content_sha256: str = Field(sa_type=Text)
+    created_at: datetime = Field(sa_type=TIMESTAMPTZ)
+
+
+class InterventionViewRow(TableModel, table=True):
+    """An intervention as reports and the dashboard count it (intervention.* events)."""
+
+    __tablename__ = "interventions_view"
+    __table_args__: ClassVar[dict[str, str]] = {"schema": SCHEMA}
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID
+    title: str = Field(sa_type=Text)
+    priority: str = Field(sa_type=Text)
+    status: str = Field(sa_type=Text)
+    type: str = Field(sa_type=Text)
+    actual_hours: float = Field(sa_type=Numeric)
+    completed_at: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
+    cancelled_at: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
+    response_due_at: datetime = Field(sa_type=TIMESTAMPTZ)
+    resolution_due_at: datetime = Field(sa_type=TIMESTAMPTZ)
+    responded_at: datetime | None = Field(default=None, sa_type=TIMESTAMPTZ)
+    response_breached: bool = Field(default=False, sa_type=Boolean)
+    resolution_breached: bool = Field(default=False, sa_type=Boolean)
+    requested_at: datetime = Field(sa_type=TIMESTAMPTZ)
+    updated_at: datetime = Field(sa_type=TIMESTAMPTZ)
+    version: int
+
+
+class DashboardAlertCountRow(TableModel, table=True):
+    """Alerts per organization, severity and status (kept by the alerts' triggers)."""
+
+    __tablename__ = "dashboard_alert_counts"
+    __table_args__: ClassVar[dict[str, str]] = {"schema": SCHEMA}
+
+    org_id: UUID = Field(primary_key=True)
+    severity: int = Field(primary_key=True, sa_type=SmallInteger)
+    status: int = Field(primary_key=True, sa_type=SmallInteger)
+    alerts: int = Field(sa_type=BigInteger)
+
+
+class DashboardAlertHourRow(TableModel, table=True):
+    """Alerts first seen per organization and hour (kept by the alerts' triggers)."""
+
+    __tablename__ = "dashboard_alert_hours"
+    __table_args__: ClassVar[dict[str, str]] = {"schema": SCHEMA}
+
+    org_id: UUID = Field(primary_key=True)
+    hour: datetime = Field(primary_key=True, sa_type=TIMESTAMPTZ)
+    alerts: int = Field(sa_type=BigInteger)
+
+
+class DashboardAlertDayRow(TableModel, table=True):
+    """Acknowledgements and resolutions per organization and UTC day, with their summed
+    times since first seen: MTTA/MTTR over any run of days is two sums."""
+
+    __tablename__ = "dashboard_alert_days"
+    __table_args__: ClassVar[dict[str, str]] = {"schema": SCHEMA}
+
+    org_id: UUID = Field(primary_key=True)
+    day: date = Field(primary_key=True, sa_type=Date)
+    acknowledged: int = Field(sa_type=BigInteger)
+    ack_seconds: float = Field(sa_type=Numeric)
+    resolved: int = Field(sa_type=BigInteger)
+    resolve_seconds: float = Field(sa_type=Numeric)
 
 
 # The libraries' tables in this schema: the outbox the API relays, the consumer's inbox.

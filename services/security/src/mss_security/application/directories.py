@@ -41,6 +41,7 @@ async def record_organization(
     status: str,
     settings: dict[str, Any],
     version: int,
+    name: str = "",
 ) -> bool:
     """Keep the organization's state if newer (True when kept); the quota from its settings."""
     return await OrgDirectory(uow).upsert(
@@ -49,6 +50,7 @@ async def record_organization(
         status=status,
         alert_quota_per_minute=settings_of(settings).alert_quota_per_minute,
         version=version,
+        name=name,
     )
 
 
@@ -61,4 +63,5 @@ async def record_fetched_organization(uow: UnitOfWork, org: OrganizationRecord) 
         status=org.status,
         settings=org.settings,
         version=org.version,
+        name=org.name,
     )

@@ -32,6 +32,7 @@ async def on_directory_event(uow: UnitOfWork, envelope: EventEnvelope) -> None:
             status=data.status,
             settings=data.settings,
             version=version,
+            name=data.name,
         )
     elif isinstance(data, UserCreated | UserUpdated):
         await record_user(

@@ -96,3 +96,33 @@ class InvalidIndicators(ValidationFailed):
 
     def __init__(self, problems: dict[str, str]) -> None:
         super().__init__(details=problems)
+
+
+class ReportNotFound(NotFound):
+    """Unknown, another tenant's, or (for a customer) not published yet: never says which."""
+
+
+class InvalidReportTransition(InvalidStateTransition):
+    """A workflow step the report's status does not allow; `details.status` is the current one."""
+
+    def __init__(self, message: str, *, status: str) -> None:
+        super().__init__(message, details={"status": status})
+        self.current_status = status
+
+
+class StaleReportVersion(PreconditionFailed):
+    """The If-Match version is not the report's current one."""
+
+
+class FourEyesRequired(Forbidden):
+    """The report's author may not approve or reject it (API.md: 403 FOUR_EYES_REQUIRED)."""
+
+    code = ErrorCode.FOUR_EYES_REQUIRED
+    default_message = "A report is approved or rejected by someone other than its author"
+
+
+class InvalidReport(ValidationFailed):
+    """A report body the API refuses beyond its schema (an organization, a period): 422."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__(details=problems)

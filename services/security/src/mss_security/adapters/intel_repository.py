@@ -93,13 +93,10 @@ _UPSERT_GLOBAL = _upsert_sql(org=False)
 _UPSERT_ORG = _upsert_sql(org=True)
 
 
-def _match_sql(only: bool) -> TextClause:
+def _match_sql() -> TextClause:
     """Every active indicator an ingest batch (or a hunt chunk) may match, in one statement:
-    exact values by `= ANY` (btree) and containment of its addresses by GiST (`>>=`).
-    `only` restricts it to given indicators (a retro-hunt of new intelligence)."""
+    exact values by `= ANY` (btree) and containment of its addresses by GiST (`>>=`)."""
     active = "(x.valid_until IS NULL OR x.valid_until > :now)"
-    if only:
-        active += " AND x.id = ANY (CAST(:only AS uuid[]))"
     fields = ", ".join(f"x.{f.strip()}" for f in _FIELDS.split(","))
     return text(
         f"""
@@ -126,8 +123,7 @@ def _match_sql(only: bool) -> TextClause:
     )
 
 
-_MATCH = _match_sql(only=False)
-_MATCH_ONLY = _match_sql(only=True)
+_MATCH = _match_sql()
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +247,6 @@ class IndicatorRepository:
         keys: list[MatchKeys],
         *,
         now: datetime,
-        only: list[UUID] | None = None,
     ) -> list[tuple[str, Indicator]]:
         """Active indicators some of `keys` may match (one statement, whatever the batch),
         each with what it matched: the value, or the address a network contains."""
@@ -265,9 +260,7 @@ class IndicatorRepository:
             "org_ids": sorted(org_ids),
             "now": now,
         }
-        if only is not None:
-            params["only"] = only
-        rows = (await self._conn.execute(_MATCH_ONLY if only else _MATCH, params)).all()
+        rows = (await self._conn.execute(_MATCH, params)).all()
         return [(r.matched, _to_indicator(r)) for r in rows]
 
     async def by_ids(self, ids: list[UUID]) -> list[Indicator]:

@@ -301,7 +301,10 @@ def _keys(observables: list[dict[str, str]], assets: list[str]) -> MatchKeys:
 
 
 async def _hunt_chunk(hunt: Hunt, *, uow: UnitOfWork) -> tuple[UUID | None, bool]:
-    """Match one chunk of alerts against the hunt's indicators; (last id, finished)."""
+    """Match one chunk of alerts against every active indicator; (last id, finished).
+
+    Not only the hunt's own: the lookup stays the ingest's (one id filter of a big import
+    would make every branch probe by id), and an alert gains whatever it lacks."""
     now = datetime.now(UTC)
     hunts = HuntRepository(uow)
     chunk = await hunts.unresolved_chunk(hunt, hunt.after, since=now - HUNT_WINDOW, size=HUNT_CHUNK)
@@ -310,7 +313,7 @@ async def _hunt_chunk(hunt: Hunt, *, uow: UnitOfWork) -> tuple[UUID | None, bool
     keyed = [(a, _keys(a.observables, a.affected_assets)) for a in chunk]
     candidates = Candidates(
         await IndicatorRepository(uow).matching(
-            {a.org_id for a in chunk}, [k for _, k in keyed], now=now, only=hunt.indicator_ids
+            {a.org_id for a in chunk}, [k for _, k in keyed], now=now
         )
     )
     found = {a.id: hits for a, keys in keyed if (hits := candidates.for_alert(a.org_id, keys))}
@@ -334,9 +337,11 @@ async def _enrich(found: dict[UUID, list[Indicator]], *, uow: UnitOfWork, now: d
             alert, enrichment=enrichment, version=alert.version + 1, updated_at=now
         )
         changed.append(after)
+        known = {str(i["id"]) for i in alert.enrichment.get("indicators", [])}
+        added = [i.id for i in found[alert.id] if str(i.id) not in known]
         events.append(
             new_event(
-                AlertEnriched(**_snapshot(after), indicator_ids=[i.id for i in found[alert.id]]),
+                AlertEnriched(**_snapshot(after), indicator_ids=added),
                 aggregate_id=after.id,
                 organization_id=after.org_id,
                 version=after.version,

@@ -142,7 +142,7 @@ def upgrade() -> None:
             approved_at timestamptz,
             published_at timestamptz,
             rejection_reason text,
-            content_sha256 char(64),
+            content_sha256 text CHECK (content_sha256 ~ '^[0-9a-f]{{64}}$'),
             version integer NOT NULL DEFAULT 1,
             created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
             updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
@@ -159,7 +159,7 @@ def upgrade() -> None:
             report_id uuid PRIMARY KEY REFERENCES {S}.reports (id),
             org_id uuid NOT NULL,
             content bytea NOT NULL,
-            content_sha256 char(64) NOT NULL,
+            content_sha256 text NOT NULL CHECK (content_sha256 ~ '^[0-9a-f]{{64}}$'),
             created_at timestamptz NOT NULL DEFAULT clock_timestamp()
         );
 

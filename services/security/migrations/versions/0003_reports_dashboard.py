@@ -149,6 +149,8 @@ def upgrade() -> None:
         );
         CREATE INDEX reports_org_created_idx ON {S}.reports (org_id, created_at DESC, id DESC);
         CREATE INDEX reports_created_idx ON {S}.reports (created_at DESC, id DESC);
+        CREATE INDEX reports_scheduled_period_idx ON {S}.reports
+            (type, report_period_start, report_period_end) WHERE scheduled;
         -- The worker's monthly drafts: one per organization, type and period, whichever
         -- replica or restart tries (its INSERT ... ON CONFLICT DO NOTHING).
         CREATE UNIQUE INDEX reports_scheduled_once ON {S}.reports

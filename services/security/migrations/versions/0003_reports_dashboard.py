@@ -142,13 +142,15 @@ def upgrade() -> None:
             approved_at timestamptz,
             published_at timestamptz,
             rejection_reason text,
-            content_sha256 char(64),
+            content_sha256 text CHECK (content_sha256 ~ '^[0-9a-f]{{64}}$'),
             version integer NOT NULL DEFAULT 1,
             created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
             updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
         );
         CREATE INDEX reports_org_created_idx ON {S}.reports (org_id, created_at DESC, id DESC);
         CREATE INDEX reports_created_idx ON {S}.reports (created_at DESC, id DESC);
+        CREATE INDEX reports_scheduled_period_idx ON {S}.reports
+            (type, report_period_start, report_period_end) WHERE scheduled;
         -- The worker's monthly drafts: one per organization, type and period, whichever
         -- replica or restart tries (its INSERT ... ON CONFLICT DO NOTHING).
         CREATE UNIQUE INDEX reports_scheduled_once ON {S}.reports
@@ -159,7 +161,7 @@ def upgrade() -> None:
             report_id uuid PRIMARY KEY REFERENCES {S}.reports (id),
             org_id uuid NOT NULL,
             content bytea NOT NULL,
-            content_sha256 char(64) NOT NULL,
+            content_sha256 text NOT NULL CHECK (content_sha256 ~ '^[0-9a-f]{{64}}$'),
             created_at timestamptz NOT NULL DEFAULT clock_timestamp()
         );
 

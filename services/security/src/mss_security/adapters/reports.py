@@ -131,6 +131,18 @@ class ReportRepository:
         )
         return (await self._conn.execute(statement)).first() is not None
 
+    async def scheduled_for(self, type: ReportType, period: Period) -> set[UUID]:
+        """The organizations that already have the worker's draft of this type and period."""
+        rows = await self._conn.execute(
+            select(R.org_id).where(
+                R.scheduled,
+                R.type == type.value,
+                R.report_period_start == period.start,
+                R.report_period_end == period.end,
+            )
+        )
+        return set(rows.scalars())
+
     async def get(
         self, report_id: UUID, *, for_update: bool = False, published_only: bool = False
     ) -> Report | None:

@@ -287,6 +287,39 @@ class DashboardAlertDayRow(TableModel, table=True):
     resolve_seconds: float = Field(sa_type=Numeric)
 
 
+class DashboardAllCountRow(TableModel, table=True):
+    """Alerts per severity and status over every organization, in 16 stripes (no tenant)."""
+
+    __tablename__ = "dashboard_all_counts"
+    __table_args__: ClassVar[dict[str, str]] = {"schema": SCHEMA}
+
+    stripe: int = Field(primary_key=True, sa_type=SmallInteger)
+    severity: int = Field(primary_key=True, sa_type=SmallInteger)
+    status: int = Field(primary_key=True, sa_type=SmallInteger)
+    alerts: int = Field(sa_type=BigInteger)
+
+
+class DashboardAllHourRow(TableModel, table=True):
+    __tablename__ = "dashboard_all_hours"
+    __table_args__: ClassVar[dict[str, str]] = {"schema": SCHEMA}
+
+    stripe: int = Field(primary_key=True, sa_type=SmallInteger)
+    hour: datetime = Field(primary_key=True, sa_type=TIMESTAMPTZ)
+    alerts: int = Field(sa_type=BigInteger)
+
+
+class DashboardAllDayRow(TableModel, table=True):
+    __tablename__ = "dashboard_all_days"
+    __table_args__: ClassVar[dict[str, str]] = {"schema": SCHEMA}
+
+    stripe: int = Field(primary_key=True, sa_type=SmallInteger)
+    day: date = Field(primary_key=True, sa_type=Date)
+    acknowledged: int = Field(sa_type=BigInteger)
+    ack_seconds: float = Field(sa_type=Numeric)
+    resolved: int = Field(sa_type=BigInteger)
+    resolve_seconds: float = Field(sa_type=Numeric)
+
+
 # The libraries' tables in this schema: the outbox the API relays, the consumer's inbox.
 outbox = outbox_table(SCHEMA)
 inbox = inbox_table(SCHEMA)

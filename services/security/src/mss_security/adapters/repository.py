@@ -61,7 +61,8 @@ def _to_alert(row: Row[Any]) -> Alert:
         fingerprint=row.fingerprint,
         affected_assets=tuple(row.affected_assets),
         observables=tuple(
-            Observable(type=ObservableType(o["type"]), value=o["value"]) for o in row.observables
+            Observable(type=ObservableType.of_value(o["type"]), value=o["value"])
+            for o in row.observables
         ),
         metadata=dict(row.metadata),
         assigned_to=row.assigned_to,

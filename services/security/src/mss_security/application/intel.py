@@ -296,7 +296,11 @@ async def import_next(uow_factory: UowFactory) -> bool:
 
 def _keys(observables: list[dict[str, str]], assets: list[str]) -> MatchKeys:
     return match_keys(
-        [Observable(type=ObservableType(o["type"]), value=o["value"]) for o in observables], assets
+        [
+            Observable(type=ObservableType.of_value(o["type"]), value=o["value"])
+            for o in observables
+        ],
+        assets,
     )
 
 

@@ -93,6 +93,15 @@ class ObservableType(StrEnum):
     HOSTNAME = "hostname"
     USER = "user"
 
+    @classmethod
+    def of_value(cls, value: str) -> ObservableType:
+        """A stored value's member: a dict lookup (an Enum call costs ~10x that, and ingest
+        rebuilds every observable of every alert of a batch from its row)."""
+        return _OBSERVABLE_TYPE_BY_VALUE[value]
+
+
+_OBSERVABLE_TYPE_BY_VALUE = {member.value: member for member in ObservableType}
+
 
 class CommentVisibility(StrEnum):
     INTERNAL = "internal"

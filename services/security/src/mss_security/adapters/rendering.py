@@ -150,11 +150,12 @@ def render_pdf(data: RenderInput) -> RenderedPdf:
 
 
 def preload() -> None:
-    """Import the rendering libraries (seconds) so the first publish does not wait for it."""
-    import matplotlib.backends.backend_svg
-    import weasyprint
+    """Import the rendering libraries and lay out a first page (seconds: imports, the font
+    configuration, Pango's and matplotlib's first use), so a publish does not pay for it."""
+    from weasyprint import HTML
 
-    del matplotlib, weasyprint
+    severity_chart({"critical": 1})
+    HTML(string="<p>warm-up</p>", url_fetcher=_refusing_fetcher()).write_pdf()
 
 
 class Renderer:

@@ -10,6 +10,7 @@ from mss_auth.tokens import KeyLoader
 from mss_contracts.internal import InterventionRecord, OrganizationRecord, UserRecord
 from mss_security.adapters.directories import ORG_DIRECTORY, USER_DIRECTORY
 from mss_security.adapters.interventions import INTERVENTIONS_VIEW
+from mss_security.adapters.rendering import RENDERER
 from mss_security.api.alerts import router as alerts_router
 from mss_security.api.dashboard import router as dashboard_router
 from mss_security.api.intel import router as intel_router
@@ -59,6 +60,14 @@ def build_runtime(key_loader: KeyLoader | None = None) -> ServiceRuntime:
     return runtime
 
 
+async def _start_renderer(runtime: ServiceRuntime, app: FastAPI) -> None:
+    """The rendering process takes seconds to start (imports, fonts, a first layout): begun
+    with the API, it is ready long before a first /publish (measured: 8 s cold, 1.7 s warm
+    for the largest organization's monthly report)."""
+    del runtime, app
+    RENDERER.warm()
+
+
 def create_app(
     runtime_factory: Callable[[], ServiceRuntime] = build_runtime, *, run_relay: bool | None = None
 ) -> FastAPI:
@@ -68,6 +77,7 @@ def create_app(
         runtime_factory=runtime_factory,
         routers=[alerts_router, intel_router, reports_router, dashboard_router],
         run_relay=run_relay,
+        extra_startup=_start_renderer,
     )
     app.add_middleware(IngestBodyLimit)
     return app

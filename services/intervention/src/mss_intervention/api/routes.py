@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import Response
 
 from mss_auth.dependencies import require
@@ -33,6 +33,7 @@ from mss_intervention.domain.intervention import Intervention
 from mss_intervention.domain.workflow import Status
 from mss_service import Runtime, event_context, record_access
 from mss_web.envelope import Envelope, PageEnvelope, PageParams, page_params
+from mss_web.versions import IfMatch, expected_version
 
 router = APIRouter(prefix="/api/interventions", tags=["interventions"])
 
@@ -46,7 +47,6 @@ CreatorOrAssigner = Annotated[
 ]
 BillingReader = Annotated[Principal, Depends(require("billing:read"))]
 Page = Annotated[PageParams, Depends(page_params)]
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 RESOURCE = "intervention"
 
@@ -64,16 +64,6 @@ def caller_of(principal: Principal) -> use.Caller:
         can_assign=principal.can("interventions:assign"),
         can_update=principal.can("interventions:update"),
     )
-
-
-def version_of(if_match: str | None) -> int | None:
-    """`If-Match: 3` or `"3"` (a quoted entity tag); anything else is a 422."""
-    if if_match is None:
-        return None
-    value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise ValidationFailed(details={"If-Match": "must be the resource's version number"})
-    return int(value)
 
 
 def read(item: Intervention) -> Envelope[InterventionRead]:
@@ -198,7 +188,7 @@ async def update_intervention(
             caller=caller_of(principal),
             uow=uow,
             ctx=event_context(request, principal),
-            if_match=version_of(if_match),
+            if_match=expected_version(if_match, "intervention"),
         )
     return read(item)
 
@@ -213,7 +203,7 @@ async def approve_intervention(
             caller=caller_of(principal),
             uow=uow,
             ctx=event_context(request, principal),
-            if_match=version_of(if_match),
+            if_match=expected_version(if_match, "intervention"),
         )
     return read(item)
 
@@ -234,7 +224,7 @@ async def assign_intervention(
             caller=caller_of(principal),
             uow=uow,
             ctx=event_context(request, principal),
-            if_match=version_of(if_match),
+            if_match=expected_version(if_match, "intervention"),
         )
     return read(item)
 
@@ -256,7 +246,7 @@ async def schedule_intervention(
             caller=caller_of(principal),
             uow=uow,
             ctx=event_context(request, principal),
-            if_match=version_of(if_match),
+            if_match=expected_version(if_match, "intervention"),
         )
     return read(item)
 
@@ -271,7 +261,7 @@ async def start_intervention(
             caller=caller_of(principal),
             uow=uow,
             ctx=event_context(request, principal),
-            if_match=version_of(if_match),
+            if_match=expected_version(if_match, "intervention"),
         )
     return read(item)
 
@@ -311,7 +301,7 @@ async def complete_intervention(
             caller=caller_of(principal),
             uow=uow,
             ctx=event_context(request, principal),
-            if_match=version_of(if_match),
+            if_match=expected_version(if_match, "intervention"),
         )
     return read(item)
 
@@ -332,7 +322,7 @@ async def cancel_intervention(
             caller=caller_of(principal),
             uow=uow,
             ctx=event_context(request, principal),
-            if_match=version_of(if_match),
+            if_match=expected_version(if_match, "intervention"),
         )
     return read(item)
 

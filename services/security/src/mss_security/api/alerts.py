@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from mss_auth.dependencies import require
 from mss_auth.principal import Principal
@@ -45,29 +45,19 @@ from mss_security.domain.ingest import IncomingAlert
 from mss_security.domain.listing import AlertFilter, Cursor, Sort, check_q, parse_choices
 from mss_service import Runtime, event_context, record_access
 from mss_web.envelope import Envelope
+from mss_web.versions import IfMatch, expected_version
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 
 Reader = Annotated[Principal, Depends(require("alerts:read"))]
 Creator = Annotated[Principal, Depends(require("alerts:create"))]
 Updater = Annotated[Principal, Depends(require("alerts:update"))]
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 RESOURCE = "alert"
 
 
 def _quota(rt: Runtime) -> IngestQuota:
     return IngestQuota(rt.redis, prefix=rt.settings.bus_namespace)
-
-
-def _expected_version(if_match: str | None) -> int | None:
-    """`If-Match: 3` (quotes and a weak mark tolerated); anything else is a 422."""
-    if if_match is None:
-        return None
-    value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise InvalidListQuery({"If-Match": "must be the alert's version (an integer)"})
-    return int(value)
 
 
 def _incoming(body: AlertCreate, principal: Principal, field: str) -> IncomingAlert:
@@ -275,7 +265,7 @@ async def update_alert(
         alert = await use.update_alert(
             id,
             changes,
-            expected_version=_expected_version(if_match),
+            expected_version=expected_version(if_match, "alert"),
             uow=uow,
             ctx=event_context(request, principal),
         )
@@ -290,7 +280,7 @@ async def acknowledge_alert(
         alert = await use.acknowledge_alert(
             id,
             by=principal.user_id,
-            expected_version=_expected_version(if_match),
+            expected_version=expected_version(if_match, "alert"),
             uow=uow,
             ctx=event_context(request, principal),
         )
@@ -310,7 +300,7 @@ async def assign_alert(
         alert = await use.assign_alert(
             id,
             body.user_id,
-            expected_version=_expected_version(if_match),
+            expected_version=expected_version(if_match, "alert"),
             uow=uow,
             ctx=event_context(request, principal),
         )
@@ -332,7 +322,7 @@ async def resolve_alert(
             body.resolution,
             body.note,
             by=principal.user_id,
-            expected_version=_expected_version(if_match),
+            expected_version=expected_version(if_match, "alert"),
             uow=uow,
             ctx=event_context(request, principal),
         )
@@ -352,7 +342,7 @@ async def reopen_alert(
         alert = await use.reopen_alert(
             id,
             body.reason,
-            expected_version=_expected_version(if_match),
+            expected_version=expected_version(if_match, "alert"),
             uow=uow,
             ctx=event_context(request, principal),
         )
@@ -383,7 +373,7 @@ async def escalate_alert(
         alert = await use.escalate_alert(
             id,
             cmd,
-            expected_version=_expected_version(if_match),
+            expected_version=expected_version(if_match, "alert"),
             uow=uow,
             ctx=event_context(request, principal),
         )

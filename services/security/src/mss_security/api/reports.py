@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import Response
 from pydantic import Field, model_validator
 
@@ -18,7 +18,6 @@ from mss_security.adapters.rendering import RENDERER
 from mss_security.adapters.reports import ReportQuery
 from mss_security.application import reports as use
 from mss_security.domain.alerts import Severity
-from mss_security.domain.errors import InvalidListQuery
 from mss_security.domain.reports import (
     FINDING_ALERTS_MAX,
     FINDING_TEXT_MAX,
@@ -34,13 +33,13 @@ from mss_security.domain.reports import (
 )
 from mss_service import Runtime, event_context, record_access
 from mss_web.envelope import Envelope, PageEnvelope, PageParams, page_params
+from mss_web.versions import IfMatch, expected_version
 
 router = APIRouter(prefix="/api/reports", tags=["reports"])
 
 Reader = Annotated[Principal, Depends(require("reports:read"))]
 Creator = Annotated[Principal, Depends(require("reports:create"))]
 Updater = Annotated[Principal, Depends(require("reports:update"))]
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
 Page = Annotated[PageParams, Depends(page_params)]
 
 RESOURCE = "report"
@@ -174,16 +173,6 @@ def _customer(principal: Principal) -> bool:
     return principal.org_type is OrganizationType.CUSTOMER
 
 
-def _expected_version(if_match: str | None) -> int | None:
-    """`If-Match: 3` (quotes and a weak mark tolerated); anything else is a 422."""
-    if if_match is None:
-        return None
-    value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise InvalidListQuery({"If-Match": "must be the report's version (an integer)"})
-    return int(value)
-
-
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Envelope[ReportRead])
 async def create_report(
     body: ReportCreate, request: Request, principal: Creator, rt: Runtime
@@ -255,7 +244,7 @@ async def update_report(
         report = await use.update_report(
             id,
             changes,
-            expected_version=_expected_version(if_match),
+            expected_version=expected_version(if_match, "report"),
             uow=uow,
             ctx=event_context(request, principal),
         )
@@ -269,7 +258,7 @@ async def submit_report(
     async with rt.uow(principal.scope) as uow:
         report = await use.submit_report(
             id,
-            expected_version=_expected_version(if_match),
+            expected_version=expected_version(if_match, "report"),
             uow=uow,
             ctx=event_context(request, principal),
         )
@@ -284,7 +273,7 @@ async def approve_report(
         report = await use.approve_report(
             id,
             by=principal.user_id,
-            expected_version=_expected_version(if_match),
+            expected_version=expected_version(if_match, "report"),
             uow=uow,
             ctx=event_context(request, principal),
         )
@@ -305,7 +294,7 @@ async def reject_report(
             id,
             body.reason,
             by=principal.user_id,
-            expected_version=_expected_version(if_match),
+            expected_version=expected_version(if_match, "report"),
             uow=uow,
             ctx=event_context(request, principal),
         )
@@ -319,7 +308,7 @@ async def publish_report(
     async with rt.uow(principal.scope) as uow:
         report = await use.publish_report(
             id,
-            expected_version=_expected_version(if_match),
+            expected_version=expected_version(if_match, "report"),
             render=RENDERER.render,
             uow=uow,
             ctx=event_context(request, principal),

@@ -89,12 +89,13 @@ AUDIT_COLUMNS = _columns(
 )
 
 
-def count_sql(table: str) -> dict[str, Any]:
-    """`mss_db.pages.fetch_page`'s capped count, run after a full page."""
+def paged_sql(columns: str, table: str, order: str) -> dict[str, Any]:
+    """`mss_db.pages.fetch_page`'s one statement: a page of one row and its capped count."""
     return {
-        "sql": f"SELECT count(*) AS count_1 FROM (SELECT 1 FROM {table} WHERE true "
-        "LIMIT $1::INTEGER) AS capped",
-        "args": [TOTAL_CAP + 1],
+        "sql": f"SELECT {columns}, (SELECT count(*) AS count_1 FROM (SELECT 1 FROM {table} "
+        "WHERE true LIMIT $1::INTEGER) AS capped) AS mss_page_total "
+        f"FROM {table} WHERE true ORDER BY {order} LIMIT $2::INTEGER OFFSET $3::INTEGER",
+        "args": [TOTAL_CAP + 1, 1, 0],
     }
 
 
@@ -194,7 +195,6 @@ def targets(platform: Platform) -> list[Target]:
     jwks_url = platform.url("identity") + "/.well-known/jwks.json"
     check(jwks_url, "")
     jwks = httpx.get(jwks_url, timeout=5.0).json()
-    page = "LIMIT $1::INTEGER OFFSET $2::INTEGER"
     return [
         Target(
             "organizations",
@@ -202,13 +202,11 @@ def targets(platform: Platform) -> list[Target]:
             "/api/organizations?limit=1",
             "organization_app",
             [
-                {
-                    "sql": f"SELECT {ORG_COLUMNS} FROM organization.organizations WHERE true "
-                    "ORDER BY organization.organizations.created_at DESC, "
-                    f"organization.organizations.id {page}",
-                    "args": [1, 0],
-                },
-                count_sql("organization.organizations"),
+                paged_sql(
+                    ORG_COLUMNS,
+                    "organization.organizations",
+                    "organization.organizations.created_at DESC, organization.organizations.id",
+                )
             ],
         ),
         Target(
@@ -217,12 +215,11 @@ def targets(platform: Platform) -> list[Target]:
             "/api/users?limit=1",
             "identity_app",
             [
-                {
-                    "sql": f"SELECT {USER_COLUMNS} FROM identity.users WHERE true "
-                    f"ORDER BY identity.users.created_at DESC, identity.users.id {page}",
-                    "args": [1, 0],
-                },
-                count_sql("identity.users"),
+                paged_sql(
+                    USER_COLUMNS,
+                    "identity.users",
+                    "identity.users.created_at DESC, identity.users.id",
+                )
             ],
         ),
         Target(

@@ -18,6 +18,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mss_db.engine import driver_connection
+
 # Element types that travel as text and are cast server-side.
 _AS_TEXT = frozenset({"jsonb", "json", "inet"})
 
@@ -37,12 +39,6 @@ def unnest_insert_sql(table: str, columns: Sequence[Column], *, suffix: str = ""
         f"SELECT {projected} FROM unnest({arrays}) AS t({names})"
     )
     return f"{statement} {suffix}".strip()
-
-
-async def driver_connection(conn: AsyncConnection) -> Any:
-    """The asyncpg connection under `conn`, inside the same transaction."""
-    raw = await conn.get_raw_connection()
-    return raw.driver_connection
 
 
 async def insert_rows(

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from mss_db.scope import OrgScope, apply_scope
+from mss_db.scope import OrgScope, begin_sql
 
 
 def _default(value: Any) -> Any:
@@ -52,18 +53,33 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 
 async def begin_scoped(engine: AsyncEngine, scope: OrgScope) -> AsyncConnection:
-    """A pooled connection in a transaction that sees `scope`; the caller closes it.
+    """A pooled connection in a transaction that sees `scope`; end it with `end_scoped`.
 
-    Reconnect on error: when the first statement finds the pooled connection dead (the
-    server restarted, a failover, `pg_terminate_backend`), nothing has happened in the
-    transaction yet, so a fresh connection is taken once. SQLAlchemy has by then
-    invalidated the pool's older connections, so the retry does not meet another one.
+    One round trip: `BEGIN` and the scope's settings go to the server as one simple query
+    on the asyncpg connection, where SQLAlchemy would send BEGIN, then the settings. For
+    that the connection runs in SQLAlchemy's AUTOCOMMIT mode, so SQLAlchemy sends no BEGIN
+    of its own; the transaction is ours, and `commit_scoped`/`end_scoped` end it.
+
+    Reconnect on error: when the pooled connection turns out dead (the server restarted, a
+    failover, `pg_terminate_backend`), nothing has happened in the transaction yet, so a
+    fresh connection is taken once. The failure is first confirmed through SQLAlchemy (a
+    statement it runs itself), which then drops every older pooled connection too, so the
+    retry does not meet another dead one.
     """
     for attempt in (1, 2):
         conn = await engine.connect()
         try:
-            await conn.begin()
-            await apply_scope(conn, scope)
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            driver = await driver_connection(conn)
+            # A connection never returns to the pool inside a transaction (`end_scoped`);
+            # should one ever, its transaction is rolled back here rather than joined.
+            stale = "ROLLBACK; " if driver.is_in_transaction() else ""
+            try:
+                await driver.execute(stale + begin_sql(scope))
+            except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
+                # Raises DBAPIError(connection_invalidated=True) when the connection is dead.
+                await conn.exec_driver_sql("SELECT 1")
+                raise
         except DBAPIError as exc:
             await conn.close()
             if exc.connection_invalidated and attempt == 1:
@@ -74,3 +90,34 @@ async def begin_scoped(engine: AsyncEngine, scope: OrgScope) -> AsyncConnection:
             raise
         return conn
     raise AssertionError("unreachable")
+
+
+async def commit_scoped(conn: AsyncConnection) -> None:
+    """Commit the transaction `begin_scoped` opened; the connection then has no scope."""
+    driver = await driver_connection(conn)
+    await driver.execute("COMMIT")
+
+
+async def end_scoped(conn: AsyncConnection) -> None:
+    """Roll back what is left uncommitted and return the connection to the pool.
+
+    A connection whose state is unknown (the rollback failed or was cancelled) is
+    invalidated instead: the pool never hands out a transaction, or a scope, it left open.
+    """
+    try:
+        # An invalidated connection (it died under a statement) never returns to the pool.
+        if not conn.invalidated:
+            driver = await driver_connection(conn)
+            if driver.is_in_transaction():
+                await driver.execute("ROLLBACK")
+    except BaseException:
+        await conn.invalidate()
+        raise
+    finally:
+        await conn.close()
+
+
+async def driver_connection(conn: AsyncConnection) -> Any:
+    """The asyncpg connection under `conn`, inside the same transaction."""
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection

@@ -12,7 +12,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mss_contracts.events import EventEnvelope
-from mss_db.engine import begin_scoped
+from mss_db.engine import begin_scoped, commit_scoped, end_scoped
 from mss_db.scope import OrgScope
 from mss_db.tables import outbox_table
 
@@ -85,8 +85,9 @@ LOCAL_ONLY = LocalOnly()
 class UnitOfWork:
     """`async with factory(scope) as uow:` … `await uow.commit()` once, at the end.
 
-    Leaving without a commit rolls back. After the commit the connection has no scope, so
-    anything read through it by mistake sees no tenant row (RLS fails closed).
+    Leaving without a commit rolls back. After the commit the unit of work is spent: its
+    connection is no longer in a transaction (nor in a scope), so using it again is an
+    error rather than statements committed one by one.
     """
 
     def __init__(
@@ -104,11 +105,14 @@ class UnitOfWork:
         self._projections = projections or {}
         self._conn: AsyncConnection | None = None
         self._outbox: Outbox | None = None
+        self._committed = False
 
     @property
     def conn(self) -> AsyncConnection:
         if self._conn is None:
             raise RuntimeError("unit of work used outside its `async with`")
+        if self._committed:
+            raise RuntimeError("unit of work used after its commit")
         return self._conn
 
     @property
@@ -132,10 +136,12 @@ class UnitOfWork:
     async def __aenter__(self) -> Self:
         self._conn = await begin_scoped(self._engine, self._scope)
         self._outbox = Outbox(self._conn, self._schema)
+        self._committed = False
         return self
 
     async def commit(self) -> None:
-        await self.conn.commit()
+        await commit_scoped(self.conn)
+        self._committed = True
         if self._wake is not None and self.outbox.added:
             # Wake this process's relay now rather than at its next poll.
             self._wake.set()
@@ -149,8 +155,7 @@ class UnitOfWork:
     ) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            await conn.rollback()
-            await conn.close()
+            await end_scoped(conn)
 
 
 class UnitOfWorkFactory:

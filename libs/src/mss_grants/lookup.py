@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mss_contracts.access import GrantTerms
 from mss_contracts.internal import TechnicianGrants
-from mss_db.engine import begin_scoped
+from mss_db.engine import begin_scoped, end_scoped
 from mss_db.scope import OrgScope
 from mss_projections import ProjectionSource
 
@@ -47,7 +47,7 @@ class TableGrantLookup:
                 row.org_id for row in rows if _terms(row._mapping).refusal(now=now, ip=ip) is None
             )
         finally:
-            await conn.close()
+            await end_scoped(conn)
 
 
 class RefreshedGrantLookup:

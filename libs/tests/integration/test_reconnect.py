@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from uuid import uuid4
 
 import asyncpg
 import pytest
@@ -105,3 +106,45 @@ async def test_service_connections_plan_without_parallel_workers_or_jit(
             )
         ).one()
     assert tuple(settings) == ("0", "off")
+
+
+async def test_a_unit_of_work_is_spent_by_its_commit(engine: AsyncEngine) -> None:
+    """After the commit the connection is outside any transaction: using it again would
+    commit statement by statement, so it is refused."""
+    factory = UnitOfWorkFactory(engine, SCHEMA)
+    async with factory(OrgScope.everything()) as uow:
+        await uow.conn.execute(text("SELECT 1"))
+        await uow.commit()
+        with pytest.raises(RuntimeError, match="after its commit"):
+            _ = uow.conn
+
+
+async def test_a_cancelled_unit_of_work_leaves_nothing_to_the_next(engine: AsyncEngine) -> None:
+    """The transaction and scope of a request cancelled mid-statement never reach the next
+    user of the pooled connection."""
+    factory = UnitOfWorkFactory(engine, SCHEMA)
+    started = asyncio.Event()
+
+    async def cancelled() -> None:
+        async with factory(OrgScope.of([uuid4()])) as uow:
+            await uow.conn.execute(text("SELECT set_config('app.marker', 'left over', true)"))
+            started.set()
+            await uow.conn.execute(text("SELECT pg_sleep(5)"))
+
+    task = asyncio.create_task(cancelled())
+    await started.wait()
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(3):  # the pool holds two connections: meet both
+        async with factory(OrgScope.everything()) as uow:
+            row = (
+                await uow.conn.execute(
+                    text(
+                        "SELECT current_setting('app.marker', true), "
+                        "current_setting('app.all_orgs', true)"
+                    )
+                )
+            ).one()
+        assert tuple(row) in {("", "on"), (None, "on")}

@@ -105,9 +105,10 @@ async def _drop_topology(settings: PlatformSettings) -> None:
         connection = await aio_pika.connect(settings.rabbitmq_url, timeout=10)
         async with connection:
             channel = await connection.channel()
-            for consumer in (*registry.names(), *TEST_CONSUMERS):
-                await channel.queue_delete(topology.queue(consumer))
-                await channel.queue_delete(topology.dead_letter_queue(consumer))
+            queues = [(spec.name, queue) for spec in registry.services() for queue in spec.queues]
+            for service, queue in (*queues, *((name, "events") for name in TEST_CONSUMERS)):
+                await channel.queue_delete(topology.queue(service, queue))
+                await channel.queue_delete(topology.dead_letter_queue(service, queue))
             await channel.exchange_delete(topology.events_exchange)
             await channel.exchange_delete(topology.dead_letter_exchange)
 

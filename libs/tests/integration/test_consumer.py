@@ -184,7 +184,7 @@ async def test_poison_message_is_dead_lettered_and_the_next_event_still_processe
         assert await audit.consumer.dlq_depth() >= 1
 
     await eventually(visible_in_metrics)
-    depth = REGISTRY.get_sample_value("mss_dlq_depth", {"service": SERVICE})
+    depth = REGISTRY.get_sample_value("mss_dlq_depth", {"service": SERVICE, "queue": "events"})
     assert depth is not None
     assert depth >= 1
     topology = audit.runtime.bus.topology

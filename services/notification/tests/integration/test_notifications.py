@@ -497,4 +497,5 @@ class TestMail:
             [(True, "digested")] * len(bursts) + [(False, "sent")] * (BURST - 1)
         )
         await send_due_mails(runtime.uow, mailer=mailer)
-        assert len(mailer.sent) == 1 + BURST - 1, "nothing mailed twice"
+        ours = mailer.to(world.email(flooded)) + mailer.to(world.email(calm))
+        assert len(ours) == 1 + BURST - 1, "nothing mailed twice"

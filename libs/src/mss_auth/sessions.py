@@ -6,6 +6,7 @@ session is refreshed from the database — the failure closes, never opens.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from uuid import UUID
 
 from redis.asyncio import Redis
@@ -34,6 +35,20 @@ class SessionStore:
             return bool(await self._redis.exists(session_key(session_id)))
         except RedisError as exc:
             raise ServiceUnavailable("Session store unavailable") from exc
+
+    async def active(self, session_ids: Collection[UUID]) -> set[UUID]:
+        """Which of these sessions are live: one pipelined round trip for all of them."""
+        ordered = list(session_ids)
+        if not ordered:
+            return set()
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for session_id in ordered:
+                    pipe.exists(session_key(session_id))
+                found = await pipe.execute()
+        except RedisError as exc:
+            raise ServiceUnavailable("Session store unavailable") from exc
+        return {sid for sid, exists in zip(ordered, found, strict=True) if exists}
 
     async def activate(
         self,

@@ -9,6 +9,8 @@ import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobustConnection
 from yarl import URL
 
+from mss_settings.registry import DEFAULT_QUEUE
+
 PUBLISH_TIMEOUT_S = 5.0
 
 
@@ -26,11 +28,15 @@ class Topology:
     def dead_letter_exchange(self) -> str:
         return f"{self.namespace}mss.dlx"
 
-    def queue(self, service: str) -> str:
-        return f"{self.namespace}{service}.events"
+    def queue(self, service: str, name: str = DEFAULT_QUEUE) -> str:
+        """`<service>.events`, or a further queue of the service: `<service>.<name>`."""
+        return f"{self.namespace}{service}.{name}"
 
-    def dead_letter_queue(self, service: str) -> str:
-        return f"{self.namespace}{service}.dlq"
+    def dead_letter_queue(self, service: str, name: str = DEFAULT_QUEUE) -> str:
+        """`<service>.dlq` for the service's events queue, `<service>.<name>.dlq` for another."""
+        if name == DEFAULT_QUEUE:
+            return f"{self.namespace}{service}.dlq"
+        return f"{self.namespace}{service}.{name}.dlq"
 
 
 class Bus:

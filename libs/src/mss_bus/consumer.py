@@ -1,4 +1,10 @@
-"""The consuming side: one durable quorum queue per service, inbox, retries and a DLQ.
+"""The consuming side: durable quorum queues of a service, inbox, retries and a DLQ each.
+
+A consuming service owns `<service>.events` (with `<service>.dlq`); a service whose
+registry entry lists more queues (`consumes = ["events", "mail"]`) runs one consumer per
+queue, `queue="mail"`: `<service>.mail` with `<service>.mail.dlq`, bound to its own event
+types, so a flood on one queue never delays the other. The queues of a service share its
+inbox table (an event id is applied once, whichever queue brought it).
 
 - a body that is not a valid envelope is poison: rejected without requeue, so the
   broker dead-letters it straight to `<service>.dlq`;
@@ -41,6 +47,7 @@ from mss_db.bulk import insert_rows
 from mss_db.scope import OrgScope
 from mss_db.tables import inbox_table
 from mss_db.uow import UnitOfWork, UnitOfWorkFactory
+from mss_settings.registry import DEFAULT_QUEUE
 
 log = logging.getLogger("mss.consumer")
 
@@ -145,7 +152,11 @@ async def _settle(action: Awaitable[None], what: str) -> None:
 
 
 class _QueueConsumer(abc.ABC):
-    """The service's queue, its dead-letter queue and the retry policy both consumers share."""
+    """A queue of the service, its dead-letter queue and the retry policy both consumers share.
+
+    `retired_bindings`: patterns this queue was bound to before and must no longer hear
+    (bindings outlive a deploy on a durable queue); unbound at start, a no-op when absent.
+    """
 
     prefetch = PREFETCH
 
@@ -155,12 +166,16 @@ class _QueueConsumer(abc.ABC):
         bus: Bus,
         service: str,
         bindings: Sequence[str],
+        queue: str = DEFAULT_QUEUE,
+        retired_bindings: Sequence[str] = (),
         delivery_limit: int = DELIVERY_LIMIT,
         retry_attempts: int = 4,
     ) -> None:
         self._bus = bus
         self._service = service
+        self._queue = queue
         self._bindings = bindings
+        self._retired = [pattern for pattern in retired_bindings if pattern not in bindings]
         self._delivery_limit = delivery_limit
         self._retry_attempts = retry_attempts
         self._channel: AbstractRobustChannel | None = None
@@ -176,13 +191,13 @@ class _QueueConsumer(abc.ABC):
         dlx = await channel.declare_exchange(
             topology.dead_letter_exchange, aio_pika.ExchangeType.DIRECT, durable=True
         )
-        dlq_name = topology.dead_letter_queue(self._service)
+        dlq_name = topology.dead_letter_queue(self._service, self._queue)
         self._dlq = await channel.declare_queue(
             dlq_name, durable=True, arguments={"x-queue-type": "quorum"}
         )
         await self._dlq.bind(dlx, routing_key=dlq_name)
         queue = await channel.declare_queue(
-            topology.queue(self._service),
+            topology.queue(self._service, self._queue),
             durable=True,
             arguments={
                 "x-queue-type": "quorum",
@@ -193,6 +208,8 @@ class _QueueConsumer(abc.ABC):
         )
         for pattern in self._bindings:
             await queue.bind(exchange, routing_key=pattern)
+        for pattern in self._retired:
+            await queue.unbind(exchange, routing_key=pattern)
         await queue.consume(self._on_message)
 
     @abc.abstractmethod
@@ -207,10 +224,10 @@ class _QueueConsumer(abc.ABC):
         # it already knows from its cache, with the count as it was at start().
         channel = await self._channel.get_underlay_channel()
         declared = await channel.queue_declare(
-            self._bus.topology.dead_letter_queue(self._service), passive=True
+            self._bus.topology.dead_letter_queue(self._service, self._queue), passive=True
         )
         depth = declared.message_count or 0
-        DLQ_DEPTH.labels(self._service).set(depth)
+        DLQ_DEPTH.labels(self._service, self._queue).set(depth)
         return depth
 
     def _parse(self, message: AbstractIncomingMessage) -> EventEnvelope | None:
@@ -266,6 +283,8 @@ class EventConsumer(_QueueConsumer):
         service: str,
         bindings: Sequence[str],
         handler: Handler,
+        queue: str = DEFAULT_QUEUE,
+        retired_bindings: Sequence[str] = (),
         delivery_limit: int = DELIVERY_LIMIT,
         retry_attempts: int = 4,
     ) -> None:
@@ -273,6 +292,8 @@ class EventConsumer(_QueueConsumer):
             bus=bus,
             service=service,
             bindings=bindings,
+            queue=queue,
+            retired_bindings=retired_bindings,
             delivery_limit=delivery_limit,
             retry_attempts=retry_attempts,
         )
@@ -311,6 +332,8 @@ class BatchConsumer(_QueueConsumer):
         handler: Handler,
         batch_size: int = BATCH_SIZE,
         batch_wait_s: float = BATCH_WAIT_S,
+        queue: str = DEFAULT_QUEUE,
+        retired_bindings: Sequence[str] = (),
         delivery_limit: int = DELIVERY_LIMIT,
         retry_attempts: int = 4,
     ) -> None:
@@ -318,6 +341,8 @@ class BatchConsumer(_QueueConsumer):
             bus=bus,
             service=service,
             bindings=bindings,
+            queue=queue,
+            retired_bindings=retired_bindings,
             delivery_limit=delivery_limit,
             retry_attempts=retry_attempts,
         )

@@ -13,5 +13,5 @@ OUTBOX_LAG = Gauge(
 )
 EVENTS_CONSUMED = Counter("mss_events_consumed_total", "Events consumed", ["service", "outcome"])
 DLQ_DEPTH = Gauge(
-    "mss_dlq_depth", "Messages waiting in the service's dead-letter queue", ["service"]
+    "mss_dlq_depth", "Messages waiting in a dead-letter queue of the service", ["service", "queue"]
 )

@@ -23,6 +23,8 @@ REGISTRY_FILE = ROOT / "services" / "registry.toml"
 
 _NAME = re.compile(r"^[a-z]+$")
 _PREFIX = re.compile(r"^[a-z][a-z0-9-]*$")
+# The queue every consuming service owns (mss_bus.Topology names it `<service>.events`).
+DEFAULT_QUEUE = "events"
 
 
 class RegistryError(ValueError):
@@ -57,6 +59,8 @@ class ServiceSpec:
     consumes: bool
     gateway_prefixes: tuple[str, ...]
     extra_processes: tuple[Process, ...] = ()
+    # The names of its queues on the bus (mss_bus.Topology.queue): ("events",) by default.
+    queues: tuple[str, ...] = ()
 
     @property
     def package(self) -> str:
@@ -86,6 +90,19 @@ class ServiceSpec:
         raise KeyError(f"{self.name} runs no {command!r} process")
 
 
+def _queues(name: str, consumes: object) -> tuple[str, ...]:
+    """`consumes = true`: the one queue `events`; a list names every queue, `events` first."""
+    if isinstance(consumes, bool):
+        return (DEFAULT_QUEUE,) if consumes else ()
+    if not isinstance(consumes, list) or not consumes or consumes[0] != DEFAULT_QUEUE:
+        raise RegistryError(f"{name}: consumes is true, false or a list starting with 'events'")
+    if len(set(consumes)) != len(consumes) or not all(
+        isinstance(queue, str) and _NAME.match(queue) for queue in consumes
+    ):
+        raise RegistryError(f"{name}: queue names are distinct lower-case words")
+    return tuple(consumes)
+
+
 def _spec(entry: dict[str, Any]) -> ServiceSpec:
     name = str(entry["name"])
     if not _NAME.match(name):
@@ -97,13 +114,15 @@ def _spec(entry: dict[str, Any]) -> ServiceSpec:
     for prefix in prefixes:
         if not isinstance(prefix, str) or not _PREFIX.match(prefix):
             raise RegistryError(f"{name}: gateway prefix {prefix!r} is not [a-z0-9-]")
+    queues = _queues(name, entry.get("consumes", True))
     return ServiceSpec(
         name=name,
         schema=str(entry.get("schema", name)),
         api_port=int(entry["api_port"]),
         worker_metrics_port=int(entry["worker_metrics_port"]),
         publishes=bool(entry.get("publishes", True)),
-        consumes=bool(entry.get("consumes", True)),
+        consumes=bool(queues),
+        queues=queues,
         gateway_prefixes=tuple(str(prefix) for prefix in prefixes),
         extra_processes=tuple(
             Process(name, str(extra["name"]), int(extra["port"]), extra.get("probe"))
@@ -268,6 +287,7 @@ def _main(argv: list[str]) -> int:
                         "schema": spec.schema,
                         "publishes": spec.publishes,
                         "consumes": spec.consumes,
+                        "queues": list(spec.queues),
                         "gatewayPrefixes": list(spec.gateway_prefixes),
                         "processes": [
                             {"command": p.command, "port": p.port, "probe": p.probe}

@@ -34,7 +34,8 @@ from mss_testing.infra import InfraUrls, infrastructure
 
 ROOT = Path(__file__).resolve().parents[3]
 # Consumers the tests start under names of their own (queues to clean up as well).
-TEST_CONSUMERS = ("audit-limit",)
+TEST_CONSUMERS = ("audit-limit", "audit-moved")
+TEST_QUEUES = ("events", "second")  # the queues libs/tests/integration/test_consumer.py uses
 # Where the services under test reach each other's internal endpoints unless a test mounts
 # the owner's app (`serving`): nothing listens on port 1, so a miss finds its owner down at
 # once, and never a platform that happens to run on this machine.
@@ -105,9 +106,11 @@ async def _drop_topology(settings: PlatformSettings) -> None:
         connection = await aio_pika.connect(settings.rabbitmq_url, timeout=10)
         async with connection:
             channel = await connection.channel()
-            for consumer in (*registry.names(), *TEST_CONSUMERS):
-                await channel.queue_delete(topology.queue(consumer))
-                await channel.queue_delete(topology.dead_letter_queue(consumer))
+            queues = [(spec.name, queue) for spec in registry.services() for queue in spec.queues]
+            queues += [(name, queue) for name in TEST_CONSUMERS for queue in TEST_QUEUES]
+            for service, queue in queues:
+                await channel.queue_delete(topology.queue(service, queue))
+                await channel.queue_delete(topology.dead_letter_queue(service, queue))
             await channel.exchange_delete(topology.events_exchange)
             await channel.exchange_delete(topology.dead_letter_exchange)
 

@@ -54,6 +54,8 @@ async def _start(
     *,
     service: str = SERVICE,
     bindings: Sequence[str] = BINDINGS,
+    queue: str = "events",
+    retired_bindings: Sequence[str] = (),
     delivery_limit: int = 5,
     retry_attempts: int = 4,
 ) -> Harness:
@@ -71,6 +73,8 @@ async def _start(
         bus=runtime.bus,
         service=service,
         bindings=bindings,
+        queue=queue,
+        retired_bindings=retired_bindings,
         handler=handle,
         delivery_limit=delivery_limit,
         retry_attempts=retry_attempts,
@@ -184,7 +188,7 @@ async def test_poison_message_is_dead_lettered_and_the_next_event_still_processe
         assert await audit.consumer.dlq_depth() >= 1
 
     await eventually(visible_in_metrics)
-    depth = REGISTRY.get_sample_value("mss_dlq_depth", {"service": SERVICE})
+    depth = REGISTRY.get_sample_value("mss_dlq_depth", {"service": SERVICE, "queue": "events"})
     assert depth is not None
     assert depth >= 1
     topology = audit.runtime.bus.topology
@@ -265,3 +269,45 @@ async def test_event_failing_transiently_on_every_delivery_reaches_the_dlq_at_th
     assert _death_reason(dead) == "delivery_limit"
     assert harness.calls[stuck.id] == limit + 1, "requeued until the limit, then dead-lettered"
     assert await _stored(admin_db, stuck.id) == (0, 0, 0)
+
+
+async def test_a_binding_moved_to_a_second_queue_reaches_only_that_queue(
+    platform_settings: PlatformSettings, key_loader: KeyLoader, amqp: AbstractRobustConnection
+) -> None:
+    moved, stays = "test.moved.kind", "test.stays.kind"
+    # Yesterday's deployment: the events queue heard both kinds.
+    before = await _start(
+        platform_settings, key_loader, service="audit-moved", bindings=[moved, stays]
+    )
+    await before.runtime.close()
+    # Today's: the moved kind has a queue of its own, the events queue retires its binding.
+    events = await _start(
+        platform_settings,
+        key_loader,
+        service="audit-moved",
+        bindings=[stays],
+        retired_bindings=[moved],
+    )
+    second = await _start(
+        platform_settings, key_loader, service="audit-moved", queue="second", bindings=[moved]
+    )
+    try:
+        topology = events.runtime.bus.topology
+        assert topology.queue("audit-moved", "second") == f"{topology.namespace}audit-moved.second"
+        assert topology.dead_letter_queue("audit-moved", "second").endswith(
+            "audit-moved.second.dlq"
+        )
+        one, other = _event(event_type=moved), _event(event_type=stays)
+        await events.publish(one)
+        await events.publish(other)
+
+        async def delivered() -> None:
+            assert second.applied == [(one.id, True)]
+            assert events.applied == [(other.id, True)]
+
+        await eventually(delivered)
+        assert one.id not in events.calls, "the retired binding brings nothing to the events queue"
+        assert other.id not in second.calls
+    finally:
+        await events.runtime.close()
+        await second.runtime.close()

@@ -63,6 +63,19 @@ def test_the_registry_refuses_clashes_and_malformed_entries(extra: str, problem:
         parse(BASE + extra)
 
 
+def test_consumes_names_the_queues_of_a_service_events_first() -> None:
+    [default] = parse(BASE)
+    [two] = parse(BASE + 'consumes = ["events", "mail"]\n')
+    [none] = parse(BASE + "consumes = false\n")
+
+    assert (default.queues, default.consumes) == (("events",), True)
+    assert (two.queues, two.consumes) == (("events", "mail"), True)
+    assert (none.queues, none.consumes) == ((), False)
+    for wrong in ('["mail"]', '["events", "events"]', '["events", "Mail"]', "[]", '"mail"'):
+        with pytest.raises(RegistryError, match=r"consumes|queue names"):
+            parse(BASE + f"consumes = {wrong}\n")
+
+
 def _tracked_files() -> list[str]:
     listed = subprocess.run(
         ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True

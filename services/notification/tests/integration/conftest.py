@@ -4,7 +4,7 @@ mailer that records, and events built the way their owners publish them."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,9 @@ class RecordingMailer:
     async def send(self, mail: Mail, /) -> SendOutcome:
         self.sent.append(mail)
         return SendOutcome(attempts=1)
+
+    async def send_many(self, mails: Sequence[Mail], /) -> list[SendOutcome]:
+        return [await self.send(mail) for mail in mails]
 
     def to(self, recipient: str) -> list[Mail]:
         return [m for m in self.sent if m.recipient == recipient]

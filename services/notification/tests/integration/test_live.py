@@ -7,7 +7,8 @@ import asyncio
 import json
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
+from dataclasses import dataclass, field
 
 import jwt
 import pytest
@@ -17,10 +18,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from mss_auth.sessions import session_key
+from mss_auth.sessions import SessionStore, session_key
 from mss_auth.tokens import KeyLoader
 from mss_contracts.permissions import Role
-from mss_notification.adapters.live import LiveHub
+from mss_notification.adapters.live import LiveHub, Sessions
 from mss_notification.consumers.on_event import EventHandler
 from mss_notification.main import build_runtime, create_app
 from mss_settings import PlatformSettings
@@ -45,6 +46,12 @@ class Served:
     def __init__(self, server: uvicorn.Server, port: int) -> None:
         self.server = server
         self.url = f"ws://127.0.0.1:{port}/api/notifications/ws"
+
+    @property
+    def hub(self) -> LiveHub:
+        live = getattr(self.server.config.app.state, "live_hub", None)
+        assert isinstance(live, LiveHub)
+        return live
 
     async def hub_ready(self) -> None:
         async def ready() -> None:
@@ -129,3 +136,86 @@ async def test_a_bad_or_missing_token_is_closed_with_4401(served: Served, token:
             await asyncio.wait_for(ws.recv(), timeout=5)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4401
+
+
+@dataclass
+class CountingSessions:
+    """The real session store, noting the sessions each check asked about."""
+
+    store: Sessions
+    calls: list[set[uuid.UUID]] = field(default_factory=list)
+
+    async def active(self, session_ids: Collection[uuid.UUID], /) -> set[uuid.UUID]:
+        self.calls.append(set(session_ids))
+        return await self.store.active(session_ids)
+
+
+async def _sockets(
+    world: World, served: Served, count: int
+) -> tuple[list[ClientConnection], list[str]]:
+    org = await world.org()
+    tokens = []
+    for _ in range(count):
+        user = await world.user(Role.ADMIN, org)
+        tokens.append((await world.headers(user))["Authorization"].removeprefix("Bearer "))
+    sockets = [await open_socket(served.url, token) for token in tokens]
+    await served.hub_ready()
+    return sockets, tokens
+
+
+def _sid(token: str) -> uuid.UUID:
+    return uuid.UUID(jwt.decode(token, options={"verify_signature": False})["sid"])
+
+
+async def test_one_session_check_per_interval_asks_about_every_open_socket_at_once(
+    world: World, served: Served, redis: Redis
+) -> None:
+    sockets, tokens = await _sockets(world, served, 3)
+    counting = CountingSessions(served.hub.sessions)
+    served.hub.sessions = counting
+    try:
+        sids = {_sid(token) for token in tokens}
+
+        async def asked_about_all() -> None:
+            # One call for all the sockets (not one per socket), once each has joined.
+            assert counting.calls
+            assert counting.calls[-1] == sids
+
+        await eventually(asked_about_all, timeout_s=3 * CLOSE_DEADLINE_S)
+
+        await redis.delete(session_key(_sid(tokens[0])))
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(sockets[0].recv(), timeout=CLOSE_DEADLINE_S)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4401
+        calls = len(counting.calls)
+
+        async def next_check() -> None:
+            assert len(counting.calls) > calls
+
+        await eventually(next_check, timeout_s=CLOSE_DEADLINE_S)
+        assert counting.calls[-1] == sids - {_sid(tokens[0])}, "the closed socket is gone"
+        for ws in sockets[1:]:
+            with pytest.raises(TimeoutError):  # the others stay open
+                await asyncio.wait_for(ws.recv(), timeout=0.1)
+    finally:
+        for ws in sockets:
+            await ws.close()
+
+
+async def test_an_unreachable_session_store_closes_every_socket_with_1013(
+    world: World, served: Served
+) -> None:
+    sockets, _ = await _sockets(world, served, 2)
+    unreachable = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
+    served.hub.sessions = SessionStore(unreachable)
+    try:
+        for ws in sockets:
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), timeout=CLOSE_DEADLINE_S)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 1013
+    finally:
+        await unreachable.aclose()
+        for ws in sockets:
+            await ws.close()

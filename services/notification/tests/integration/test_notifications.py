@@ -19,7 +19,7 @@ from mss_contracts.events import (
     ReportSubmitted,
 )
 from mss_contracts.permissions import Role
-from mss_notification.application.mails import send_digests, send_due_mails
+from mss_notification.application.mails import BURST, send_digests, send_due_mails
 from mss_notification.config import SERVICE
 from mss_notification.consumers.on_event import BINDINGS, EventHandler, OwnerNotReachable
 from mss_service import ServiceRuntime
@@ -461,3 +461,41 @@ class TestMail:
         assert "3 new notification(s)" in digest.body
         await send_digests(runtime.uow, mailer=mailer, now=later)
         assert len(mailer.to(world.email(admin))) == 1
+
+    async def test_a_burst_for_one_user_is_one_mail_and_a_few_stay_single(
+        self,
+        world: World,
+        handler: EventHandler,
+        mailer: RecordingMailer,
+        runtime: ServiceRuntime,
+        admin_db: asyncpg.Connection,
+    ) -> None:
+        flooded_org, calm_org = await world.org(), await world.org()
+        flooded = await world.user(Role.ADMIN, flooded_org)
+        calm = await world.user(Role.ADMIN, calm_org)
+        bursts = [f"b{i}" for i in range(BURST + 2)]
+        for org, titles in ((flooded_org, bursts), (calm_org, ["c0", "c1"][: BURST - 1])):
+            for title in titles:
+                event = envelope(
+                    alert("critical", title=title), aggregate_id=uuid.uuid4(), org_id=org
+                )
+                await handler(event)
+        await send_due_mails(runtime.uow, mailer=mailer)
+
+        [burst] = mailer.to(world.email(flooded))
+        assert burst.subject == f"MSS Platform: {len(bursts)} new notifications"
+        assert all(f"- New critical alert: {title}" in burst.body for title in bursts)
+        singles = mailer.to(world.email(calm))
+        assert len(singles) == BURST - 1, "under the burst size each alert is its own mail"
+        assert {m.subject for m in singles} == {"New critical alert: c0", "New critical alert: c1"}
+        rows = await admin_db.fetch(
+            "SELECT user_id, status FROM notification.notification_mails "
+            "WHERE user_id = ANY($1::uuid[])",
+            [flooded, calm],
+        )
+        assert sorted((r["user_id"] == flooded, r["status"]) for r in rows) == sorted(
+            [(True, "digested")] * len(bursts) + [(False, "sent")] * (BURST - 1)
+        )
+        await send_due_mails(runtime.uow, mailer=mailer)
+        ours = mailer.to(world.email(flooded)) + mailer.to(world.email(calm))
+        assert len(ours) == 1 + BURST - 1, "nothing mailed twice"

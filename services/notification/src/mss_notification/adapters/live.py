@@ -14,13 +14,15 @@ import contextlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 from uuid import UUID
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from mss_contracts.errors import ServiceUnavailable
 from mss_notification.adapters.inbox import StoredNotification
 
 log = logging.getLogger("mss.notification.live")
@@ -67,29 +69,66 @@ class LivePublisher:
             log.warning("live push of %d notification(s) failed", len(notifications))
 
 
-class LiveHub:
-    """One replica's subscription, fanned out to its local sockets' queues."""
+class Sessions(Protocol):
+    async def active(self, session_ids: Collection[UUID], /) -> set[UUID]: ...
 
-    def __init__(self, redis: Redis, *, namespace: str) -> None:
+
+# WebSocket close codes: the session ended (API.md), the session store unreachable.
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_UNAVAILABLE = 1013  # "try again later"
+CHECK_S = 2.0
+
+
+@dataclass(eq=False, slots=True)
+class Subscriber:
+    """One open socket: its messages, and why the hub ends it (None while it may stay)."""
+
+    user_id: UUID
+    session_id: UUID
+    queue: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE + 1))
+    close_code: int | None = None
+
+    def end(self, code: int) -> None:
+        """Ask the socket to close with `code`: a None wakes it, even with its queue full."""
+        if self.close_code is not None:
+            return
+        self.close_code = code
+        if self.queue.full():
+            self.queue.get_nowait()  # it closes: the live message it loses is read by ?since=
+        self.queue.put_nowait(None)
+
+
+class LiveHub:
+    """One replica's subscription, fanned out to its local sockets' queues; and one session
+    check for all its sockets every `check_s` (a single pipelined Redis round trip)."""
+
+    def __init__(
+        self, redis: Redis, *, namespace: str, sessions: Sessions, check_s: float = CHECK_S
+    ) -> None:
         self._redis = redis
         self._prefix = channel_prefix(namespace)
-        self._sockets: dict[UUID, set[asyncio.Queue[str]]] = defaultdict(set)
-        self._task: asyncio.Task[None] | None = None
+        self.sessions = sessions
+        self._check_s = check_s
+        self._sockets: dict[UUID, set[Subscriber]] = defaultdict(set)
+        self._tasks: list[asyncio.Task[None]] = []
         self.ready = asyncio.Event()
 
-    def join(self, user_id: UUID) -> asyncio.Queue[str]:
-        queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
-        self._sockets[user_id].add(queue)
-        if self._task is None:
-            self._task = asyncio.create_task(self._listen(), name="live hub")
-        return queue
+    def join(self, user_id: UUID, session_id: UUID) -> Subscriber:
+        subscriber = Subscriber(user_id=user_id, session_id=session_id)
+        self._sockets[user_id].add(subscriber)
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._listen(), name="live hub"),
+                asyncio.create_task(self._watch_sessions(), name="live hub sessions"),
+            ]
+        return subscriber
 
-    def leave(self, user_id: UUID, queue: asyncio.Queue[str]) -> None:
-        queues = self._sockets.get(user_id)
-        if queues is not None:
-            queues.discard(queue)
-            if not queues:
-                del self._sockets[user_id]
+    def leave(self, subscriber: Subscriber) -> None:
+        subscribers = self._sockets.get(subscriber.user_id)
+        if subscribers is not None:
+            subscribers.discard(subscriber)
+            if not subscribers:
+                del self._sockets[subscriber.user_id]
 
     async def _listen(self) -> None:
         while True:
@@ -107,6 +146,33 @@ class LiveHub:
                 log.warning("live hub lost Redis; resubscribing")
                 await asyncio.sleep(1.0)
 
+    async def _watch_sessions(self) -> None:
+        while True:
+            await asyncio.sleep(self._check_s)
+            try:
+                await self.check_sessions()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("live session check failed")  # the next interval tries again
+
+    async def check_sessions(self) -> None:
+        """End the sockets whose session is gone (4401); all of them, with 1013, when the
+        session store cannot say: a socket is never left open unchecked."""
+        subscribers = [s for group in self._sockets.values() for s in group]
+        if not subscribers:
+            return
+        try:
+            alive = await self.sessions.active({s.session_id for s in subscribers})
+        except (ServiceUnavailable, RedisError, OSError):
+            log.warning("session store unreachable: closing %d live socket(s)", len(subscribers))
+            for subscriber in subscribers:
+                subscriber.end(CLOSE_UNAVAILABLE)
+            return
+        for subscriber in subscribers:
+            if subscriber.session_id not in alive:
+                subscriber.end(CLOSE_UNAUTHORIZED)
+
     def _dispatch(self, channel: bytes | str, data: bytes | str) -> None:
         name = channel.decode() if isinstance(channel, bytes) else channel
         try:
@@ -114,13 +180,16 @@ class LiveHub:
         except ValueError:
             return
         text = data.decode() if isinstance(data, bytes) else data
-        for queue in self._sockets.get(user_id, ()):
-            with contextlib.suppress(asyncio.QueueFull):
-                # A socket that does not keep up loses live messages, not the server.
-                queue.put_nowait(text)
+        for subscriber in self._sockets.get(user_id, ()):
+            if subscriber.queue.qsize() < QUEUE_SIZE:
+                # A socket that does not keep up loses live messages, not the server (the
+                # last slot is kept for the hub's close).
+                subscriber.queue.put_nowait(text)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task

@@ -1,8 +1,10 @@
-"""Sending mail over SMTP (aiosmtplib), retried with back-off on SMTP and connection errors."""
+"""Sending mail over SMTP (aiosmtplib), retried with back-off on SMTP and connection errors;
+a batch of mails shares one SMTP session."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -39,10 +41,9 @@ class SmtpMailer:
         message.set_content(mail.body)
         return message
 
-    async def _send_once(self, message: EmailMessage) -> None:
+    def _client(self) -> aiosmtplib.SMTP:
         s = self._settings
-        await aiosmtplib.send(
-            message,
+        return aiosmtplib.SMTP(
             hostname=s.smtp_host,
             port=s.smtp_port,
             username=s.smtp_username,
@@ -54,6 +55,19 @@ class SmtpMailer:
 
     async def send(self, mail: Mail) -> SendOutcome:
         """Send `mail`, up to `smtp_attempts` times with exponential back-off."""
+        [outcome] = await self.send_many([mail])
+        return outcome
+
+    async def send_many(self, mails: Sequence[Mail]) -> list[SendOutcome]:
+        """Send `mails` in order over one SMTP session (a batch costs one connect, not one
+        per mail); a failure drops the session, and the mail is retried on a new one."""
+        session = _Session(self._client)
+        try:
+            return [await self._send_retried(session, mail) for mail in mails]
+        finally:
+            await session.close()
+
+    async def _send_retried(self, session: _Session, mail: Mail) -> SendOutcome:
         message = self.message(mail)
         attempts = 0
         try:
@@ -67,7 +81,7 @@ class SmtpMailer:
                     attempts = attempt.retry_state.attempt_number
                     if attempts > 1:
                         log.info("retrying %s mail (attempt %d)", mail.template, attempts)
-                    await self._send_once(message)
+                    await session.send(message)
         except RETRYABLE as exc:  # reraise=True: the last attempt's own error
             log.warning(
                 "%s mail not sent after %d attempts: %s",
@@ -77,3 +91,32 @@ class SmtpMailer:
             )
             return SendOutcome(attempts=attempts, error=f"{type(exc).__name__}: {exc}")
         return SendOutcome(attempts=attempts)
+
+
+class _Session:
+    """One SMTP connection, opened on the first send and again after a failed one."""
+
+    def __init__(self, client: Callable[[], aiosmtplib.SMTP]) -> None:
+        self._client = client
+        self._smtp: aiosmtplib.SMTP | None = None
+
+    async def send(self, message: EmailMessage) -> None:
+        if self._smtp is None:
+            smtp = self._client()
+            await smtp.connect()  # with STARTTLS and login when configured
+            self._smtp = smtp
+        try:
+            await self._smtp.send_message(message)
+        except BaseException:
+            # The connection's state is unknown after a failure: the retry starts afresh.
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            await smtp.quit()
+        except RETRYABLE:
+            smtp.close()  # the server went away first: nothing to say goodbye to

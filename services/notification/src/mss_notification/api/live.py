@@ -3,7 +3,9 @@
 The token travels in `Sec-WebSocket-Protocol: bearer, <token>` (browsers cannot set an
 Authorization header on a WebSocket); the server answers with the subprotocol `bearer`.
 The socket is closed with 4401 when the token is bad, or later when its session is
-revoked (checked every `CHECK_S`, so within 5 s) or the token expires. A JSON ping every
+revoked or the token expires (checked every `CHECK_S`, so within 5 s: the replica's hub
+asks Redis about every open socket's session in one pipelined round trip), and with 1013
+("try again later") when the session store cannot be reached. A JSON ping every
 `PING_S` keeps idle proxies from closing it; clients catch up after a reconnect with
 `GET /api/notifications?since=`.
 """
@@ -17,22 +19,24 @@ import logging
 import time
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from redis.exceptions import RedisError
 
 from mss_auth.principal import Principal
 from mss_auth.tokens import KeysUnavailable, TokenError
 from mss_contracts.errors import ServiceUnavailable
-from mss_notification.adapters.live import LiveHub
+from mss_notification.adapters.live import (
+    CHECK_S,
+    CLOSE_UNAUTHORIZED,
+    CLOSE_UNAVAILABLE,
+    LiveHub,
+    Subscriber,
+)
 from mss_service import ServiceRuntime
 
 log = logging.getLogger("mss.notification.live")
 
 router = APIRouter(prefix="/api/notifications", tags=["notification"])
 
-CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
-CLOSE_UNAVAILABLE = 1013  # "try again later"
-CHECK_S = 2.0
 PING_S = 25.0
 
 
@@ -47,7 +51,9 @@ def bearer_subprotocol(websocket: WebSocket) -> str | None:
 def hub_of(websocket: WebSocket, runtime: ServiceRuntime) -> LiveHub:
     hub = getattr(websocket.app.state, "live_hub", None)
     if hub is None:
-        hub = LiveHub(runtime.redis, namespace=runtime.settings.bus_namespace)
+        hub = LiveHub(
+            runtime.redis, namespace=runtime.settings.bus_namespace, sessions=runtime.sessions
+        )
         websocket.app.state.live_hub = hub
     assert isinstance(hub, LiveHub)
     return hub
@@ -81,22 +87,17 @@ async def live_notifications(websocket: WebSocket) -> None:
         await websocket.close(code=CLOSE_FORBIDDEN, reason="missing notifications:read")
         return
     hub = hub_of(websocket, runtime)
-    queue = hub.join(principal.user_id)
+    subscriber = hub.join(principal.user_id, principal.session_id)
     try:
-        await _serve(websocket, runtime, principal, expires_at, queue)
+        await _serve(websocket, subscriber, expires_at)
     except WebSocketDisconnect:
         pass
     finally:
-        hub.leave(principal.user_id, queue)
+        hub.leave(subscriber)
 
 
-async def _serve(
-    websocket: WebSocket,
-    runtime: ServiceRuntime,
-    principal: Principal,
-    expires_at: int,
-    queue: asyncio.Queue[str],
-) -> None:
+async def _serve(websocket: WebSocket, subscriber: Subscriber, expires_at: int) -> None:
+    """Send what the hub hands over; close when it ends the socket or the token expires."""
     receiver = asyncio.create_task(_drain(websocket))
     next_check = time.monotonic() + CHECK_S
     next_ping = time.monotonic() + PING_S
@@ -104,13 +105,18 @@ async def _serve(
         while not receiver.done():
             wait = max(0.0, min(next_check, next_ping) - time.monotonic())
             with contextlib.suppress(TimeoutError):
-                text = await asyncio.wait_for(queue.get(), timeout=wait)
+                text = await asyncio.wait_for(subscriber.queue.get(), timeout=wait)
+                if text is None:  # the hub's session check ended it
+                    code = subscriber.close_code or CLOSE_UNAVAILABLE
+                    reason = "session ended" if code == CLOSE_UNAUTHORIZED else "try again"
+                    await websocket.close(code=code, reason=reason)
+                    return
                 await websocket.send_text(text)
                 continue
             now = time.monotonic()
             if now >= next_check:
                 next_check = now + CHECK_S
-                if time.time() >= expires_at or not await _session_alive(runtime, principal):
+                if time.time() >= expires_at:
                     await websocket.close(code=CLOSE_UNAUTHORIZED, reason="session ended")
                     return
             if now >= next_ping:
@@ -120,14 +126,6 @@ async def _serve(
         receiver.cancel()
         with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
             await receiver
-
-
-async def _session_alive(runtime: ServiceRuntime, principal: Principal) -> bool:
-    try:
-        return await runtime.sessions.is_active(principal.session_id)
-    except (ServiceUnavailable, RedisError):
-        # Fail closed, as every request does when the session store is unreachable.
-        return False
 
 
 async def _drain(websocket: WebSocket) -> None:

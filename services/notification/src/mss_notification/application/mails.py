@@ -1,13 +1,19 @@
 """Notification mails: single ones once their time has come (quiet hours hold them back),
 digests as one mail per user and period. Both from durable rows, claimed with
 FOR UPDATE SKIP LOCKED so several workers never send one mail twice; a digest also takes
-its (user, period) row, whose unique key makes it once across replicas."""
+its (user, period) row, whose unique key makes it once across replicas.
+
+Never sent from the event path: the consumer only queues rows. The mail loop sends a
+claimed batch over one SMTP session, and a user's burst in one batch (an alert flood) as
+one mail listing them."""
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 from uuid import UUID, uuid4
 
 from sqlalchemy.dialects.postgresql import insert
@@ -17,36 +23,86 @@ from mss_db import OrgScope, UnitOfWorkFactory
 from mss_notification.adapters.inbox import DueMail, MailQueue
 from mss_notification.adapters.tables import DigestRow
 from mss_notification.application.deliveries import Mailer
+from mss_notification.domain.delivery import SendOutcome
 from mss_notification.domain.mail import Mail, NoticeTemplate
 from mss_notification.domain.preferences import Digest, period_length, period_start
 
 log = logging.getLogger("mss.notification.mails")
 
-BATCH = 50
+BATCH = 200
+# A user with this many due mails in one batch gets them as one mail (an alert flood is
+# one message per user and batch, not hundreds); fewer go out one by one.
+BURST = 3
+
+
+class BatchMailer(Mailer, Protocol):
+    async def send_many(self, mails: Sequence[Mail], /) -> list[SendOutcome]: ...
+
+
+def _burst_body(mails: Sequence[DueMail]) -> str:
+    lines = [f"- {m.subject}" for m in mails]
+    return (
+        f"Hello,\n\n{len(mails)} notifications arrived for you on the MSS Platform at once:\n\n"
+        + "\n".join(lines)
+        + "\n"
+    )
+
+
+def _outgoing(due: Sequence[DueMail]) -> list[tuple[Mail, list[DueMail]]]:
+    """The mails to send for the claimed rows: one per row, or one per user's burst."""
+    by_user: dict[UUID, list[DueMail]] = defaultdict(list)
+    for mail in due:
+        by_user[mail.user_id].append(mail)
+    outgoing: list[tuple[Mail, list[DueMail]]] = []
+    for rows in by_user.values():
+        if len(rows) >= BURST:
+            first = min(rows, key=lambda m: m.id)
+            outgoing.append(
+                (
+                    Mail(
+                        template=NoticeTemplate.NOTIFICATION,
+                        recipient=rows[0].recipient,
+                        subject=f"MSS Platform: {len(rows)} new notifications",
+                        body=_burst_body(rows),
+                        message_id=f"<{first.id}@mss.local>",
+                    ),
+                    rows,
+                )
+            )
+            continue
+        for row in rows:
+            outgoing.append(
+                (
+                    Mail(
+                        template=NoticeTemplate.NOTIFICATION,
+                        recipient=row.recipient,
+                        subject=row.subject,
+                        body=row.body,
+                        # The same id if a crash makes us send it again: a recognisable duplicate.
+                        message_id=f"<{row.id}@mss.local>",
+                    ),
+                    [row],
+                )
+            )
+    return outgoing
 
 
 async def send_due_mails(
-    factory: UnitOfWorkFactory, *, mailer: Mailer, now: datetime | None = None
+    factory: UnitOfWorkFactory, *, mailer: BatchMailer, now: datetime | None = None
 ) -> int:
-    """Send the single mails that are due; each marked sent or failed with its attempts."""
+    """Send the single mails that are due, over one SMTP session per batch; each row marked
+    sent (digested when folded into a burst mail) or failed, with its attempts."""
     now = now or datetime.now(UTC)
     async with factory(OrgScope.everything()) as uow:
         queue = MailQueue(uow)
         due = await queue.claim_due(now=now, limit=BATCH)
-        for mail in due:
-            outcome = await mailer.send(
-                Mail(
-                    template=NoticeTemplate.NOTIFICATION,
-                    recipient=mail.recipient,
-                    subject=mail.subject,
-                    body=mail.body,
-                    # The same id if a crash makes us send it again: recognisable duplicate.
-                    message_id=f"<{mail.id}@mss.local>",
-                )
-            )
+        outgoing = _outgoing(due)
+        outcomes = await mailer.send_many([mail for mail, _ in outgoing])
+        for (_, rows), outcome in zip(outgoing, outcomes, strict=True):
+            sent = "sent" if len(rows) == 1 else "digested"
             await queue.finish(
-                [mail.id],
-                status="sent" if outcome.error is None else "failed",
+                [row.id for row in rows],
+                status=sent if outcome.error is None else "failed",
                 error=outcome.error,
                 attempts=outcome.attempts,
             )

@@ -1,6 +1,8 @@
 """Every event the notification service hears, to the use case that owns it.
 
-- identity's mail-worthy events: one mail each, sent now (`deliveries`);
+- identity's mail-worthy events come on the mail queue (`on_mail_event`); one still
+  queued here from before that queue existed is mailed the same way (the queues share the
+  inbox, so it is mailed once);
 - user.* and organization.*: the projections;
 - alerts, interventions, reports (and our own webhook.disabled): notifications, their
   mails, and the deliveries of the organization's webhooks.
@@ -26,7 +28,7 @@ from mss_notification.application.webhooks import WEBHOOK_EVENT_BINDINGS, queue_
 from mss_projections import OwnerUnavailable
 
 DIRECTORY_BINDINGS = ["user.created", "user.updated", "user.deleted", "organization.*"]
-BINDINGS = sorted({*MAIL_EVENTS, *DIRECTORY_BINDINGS, *WEBHOOK_EVENT_BINDINGS, "webhook.disabled"})
+BINDINGS = sorted({*DIRECTORY_BINDINGS, *WEBHOOK_EVENT_BINDINGS, "webhook.disabled"})
 
 Push = Callable[[list[StoredNotification]], Awaitable[None]]
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from stix2.exceptions import STIXError
 
+from mss_security.domain import feeds
 from mss_security.domain.alerts import Observable, ObservableType
 from mss_security.domain.feeds import (
     NESTING_MAX,
@@ -194,6 +196,57 @@ def test_a_stix_indicator_object_becomes_an_indicator() -> None:
 )
 def test_other_objects_are_skipped_or_rejected(obj: object, kind: type) -> None:
     assert isinstance(stix_object(obj), kind)
+
+
+# Objects of every kind the plain path meets: each is accepted, refused or handed to stix2's
+# constructor, and what it accepts is what the constructor makes of it.
+_TLP_GREEN = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"
+PLAIN_CASES = [
+    INDICATOR,
+    {**INDICATOR, "created": "2026-01-01T00:00:00.123456Z", "name": "n", "description": "d"},
+    {**INDICATOR, "valid_until": "2027-01-01T00:00:00Z", "object_marking_refs": [_TLP_GREEN]},
+    {**INDICATOR, "valid_until": "2025-01-01T00:00:00Z"},  # before valid_from
+    {**INDICATOR, "valid_until": "2026-01-01T00:00:00Z"},  # equal to valid_from
+    {**INDICATOR, "created": "yesterday"},
+    {**INDICATOR, "created": 7},
+    {**INDICATOR, "id": "indicator--not-a-uuid"},
+    {**INDICATOR, "id": "malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"},
+    {**INDICATOR, "spec_version": "2.0"},
+    {**INDICATOR, "labels": "c2"},
+    {**INDICATOR, "labels": []},
+    {**INDICATOR, "confidence": "high"},
+    {**INDICATOR, "revoked": "maybe"},
+    {**INDICATOR, "object_marking_refs": ["identity--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"]},
+    {**INDICATOR, "x_custom": {"a": 1}},
+    {**INDICATOR, "external_references": [{"source_name": "feed", "url": "https://x.example"}]},
+    {key: value for key, value in INDICATOR.items() if key != "created"},
+]
+
+
+def _constructed(obj: dict[str, object]) -> object:
+    try:
+        return dict(feeds._CheckedIndicator(allow_custom=True, **obj))
+    except (STIXError, ValueError, TypeError):
+        return "refused"
+
+
+@pytest.mark.parametrize("obj", PLAIN_CASES)
+def test_the_plain_path_accepts_only_what_stix2_accepts_and_as_stix2_does(
+    obj: dict[str, object],
+) -> None:
+    plain = feeds._plain_indicator(obj)
+    constructed = _constructed(obj)
+    if plain is not None:
+        assert isinstance(constructed, dict)
+        assert plain == {key: constructed[key] for key in plain}
+    outcome = stix_object(obj)
+    assert isinstance(outcome, Accepted) is (constructed != "refused")
+
+
+def test_the_plain_path_takes_the_plain_indicator() -> None:
+    # The fast path is the one taken by a producer's ordinary objects (no silent fallback).
+    assert feeds._plain_indicator(INDICATOR) is not None
+    assert feeds._plain_indicator(PLAIN_CASES[2]) is not None
 
 
 @pytest.mark.parametrize(

@@ -140,6 +140,10 @@ class UnitOfWork:
         return self
 
     async def commit(self) -> None:
+        """Commit once; a second call (an effect that committed, then its caller) finds
+        nothing to do, since nothing can have run in between."""
+        if self._committed:
+            return
         await commit_scoped(self.conn)
         self._committed = True
         if self._wake is not None and self.outbox.added:

@@ -148,3 +148,11 @@ async def test_a_cancelled_unit_of_work_leaves_nothing_to_the_next(engine: Async
                 )
             ).one()
         assert tuple(row) in {("", "on"), (None, "on")}
+
+
+async def test_a_second_commit_finds_nothing_to_do(engine: AsyncEngine) -> None:
+    factory = UnitOfWorkFactory(engine, SCHEMA)
+    async with factory(OrgScope.everything()) as uow:
+        await uow.conn.execute(text("SELECT 1"))
+        await uow.commit()
+        await uow.commit()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -248,6 +249,21 @@ async def serving(app: FastAPI) -> AsyncIterator[httpx.ASGITransport]:
     makes another service's projection misses reach this real app in-process."""
     async with app.router.lifespan_context(app):
         yield httpx.ASGITransport(app=app, client=("127.0.0.1", 50001))
+
+
+@asynccontextmanager
+async def owners_serving(app: FastAPI, *owners: str) -> AsyncIterator[None]:
+    """The real apps of `owners` (registry names) answer `app`'s projection misses in-process.
+
+    Each owner's app is built from its package by name, so a service's tests import no other
+    service's code; the owners run without their relays. `app`'s lifespan must be running
+    (its runtime holds the owner client)."""
+    async with AsyncExitStack() as stack:
+        for owner in owners:
+            main = importlib.import_module(f"{registry.service(owner).package}.main")
+            transport = await stack.enter_async_context(serving(main.create_app(run_relay=False)))
+            app.state.runtime.owners.mount(owner, transport)
+        yield
 
 
 def dsn(url: str) -> str:

@@ -9,17 +9,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mss_auth.tokens import KeyLoader
 from mss_db import OrgScope
 from mss_identity.adapters.passwords import PasswordHasher
 from mss_identity.adapters.repository import IdentityRepository
 from mss_identity.application.users import ensure_super_admin
 from mss_identity.main import build_runtime, create_app
-from mss_organization.main import build_runtime as organization_runtime
-from mss_organization.main import create_app as organization_app
 from mss_service import ServiceRuntime
 from mss_settings import PlatformSettings
-from mss_testing.plugin import Account, AccountFactory, running, serving
+from mss_testing.plugin import Account, AccountFactory, owners_serving, running
 
 
 @pytest.fixture
@@ -27,7 +24,6 @@ async def client(
     request: pytest.FixtureRequest,
     platform_settings: PlatformSettings,
     signing_keys_dir: Path,
-    key_loader: KeyLoader,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The identity app, its lifespan running, behind an in-process HTTP client.
 
@@ -38,9 +34,7 @@ async def client(
     """
     relay = request.node.get_closest_marker("keep_outbox") is None
     app = create_app(run_relay=relay)
-    owner = organization_app(lambda: organization_runtime(key_loader), run_relay=False)
-    async with serving(owner) as organization, running(app) as c:
-        app.state.runtime.owners.mount("organization", organization)
+    async with running(app) as c, owners_serving(app, "organization"):
         yield c
 
 

@@ -22,10 +22,9 @@ from mss_db import OrgScope
 from mss_grants import GrantState, record_grant
 from mss_intervention.main import build_runtime, create_app
 from mss_intervention.worker import apply_event
-from mss_organization.main import create_app as organization_app
 from mss_service import ServiceRuntime
 from mss_settings import PlatformSettings
-from mss_testing.plugin import TokenFactory, running, serving
+from mss_testing.plugin import TokenFactory, owners_serving, running
 
 Headers = dict[str, str]
 HeadersFor = Callable[..., Awaitable[Headers]]
@@ -54,8 +53,7 @@ async def client(
     """The app without its relay (events stay in the outbox); the organization service's
     real app answers projection misses in-process."""
     app = create_app(lambda: build_runtime(key_loader), run_relay=False)
-    async with serving(organization_app(run_relay=False)) as owner, running(app) as c:
-        app.state.runtime.owners.mount("organization", owner)
+    async with running(app) as c, owners_serving(app, "organization"):
         yield c
 
 

@@ -17,12 +17,11 @@ from mss_auth.tokens import KeyLoader
 from mss_bus.consumer import apply_once
 from mss_contracts.events import EventContext, UserCreated, new_event
 from mss_contracts.permissions import OrganizationType, Role
-from mss_identity.main import create_app as identity_app
 from mss_organization.consumers.on_user_event import on_user_event
 from mss_organization.main import build_runtime, create_app
 from mss_service import ServiceRuntime
 from mss_settings import PlatformSettings
-from mss_testing.plugin import TokenFactory, running, serving
+from mss_testing.plugin import TokenFactory, owners_serving, running
 
 Headers = dict[str, str]
 HeadersFor = Callable[..., Awaitable[Headers]]
@@ -55,8 +54,7 @@ async def client(
     relay): a user no test made is unknown there too, as in production.
     """
     app = create_app(lambda: build_runtime(key_loader), run_relay=False)
-    async with serving(identity_app(run_relay=False)) as identity, running(app) as c:
-        app.state.runtime.owners.mount("identity", identity)
+    async with running(app) as c, owners_serving(app, "identity"):
         yield c
 
 

@@ -16,13 +16,11 @@ from mss_auth.tokens import KeyLoader
 from mss_bus.consumer import apply_once
 from mss_contracts.events import EventContext, OrganizationCreated, UserCreated, new_event
 from mss_contracts.permissions import CUSTOMER_ROLES, OrganizationType, Role
-from mss_identity.main import create_app as identity_app
-from mss_organization.main import create_app as organization_app
 from mss_security.consumers.on_directory_event import on_directory_event
 from mss_security.main import build_runtime, create_app
 from mss_service import ServiceRuntime
 from mss_settings import PlatformSettings
-from mss_testing.plugin import TokenFactory, running, serving
+from mss_testing.plugin import TokenFactory, owners_serving, running
 
 Headers = dict[str, str]
 HeadersFor = Callable[..., Awaitable[Headers]]
@@ -50,13 +48,7 @@ async def client(
     """The app without its relay (events stay in security.outbox for the assertions);
     identity's and organization's real apps answer the directories' misses in-process."""
     app = create_app(lambda: build_runtime(key_loader), run_relay=False)
-    async with (
-        serving(identity_app(run_relay=False)) as identity,
-        serving(organization_app(run_relay=False)) as organization,
-        running(app) as c,
-    ):
-        app.state.runtime.owners.mount("identity", identity)
-        app.state.runtime.owners.mount("organization", organization)
+    async with running(app) as c, owners_serving(app, "identity", "organization"):
         yield c
 
 

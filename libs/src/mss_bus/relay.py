@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mss_bus.connection import Bus
 from mss_bus.metrics import EVENTS_PUBLISHED, OUTBOX_LAG, PUBLISH_FAILURES
-from mss_db.engine import json_dumps
+from mss_db.engine import json_dumps, scoped_transaction
+from mss_db.scope import OrgScope
 from mss_db.tables import outbox_table
 
 log = logging.getLogger("mss.outbox")
@@ -50,7 +51,7 @@ class OutboxRelay:
 
     async def drain_once(self) -> int:
         """Publish one batch; returns how many events left the outbox."""
-        async with self._engine.connect() as conn, conn.begin():
+        async with scoped_transaction(self._engine, OrgScope.everything()) as conn:
             rows = (await conn.execute(self._select)).all()
             if not rows:
                 OUTBOX_LAG.labels(self._service).set(0)

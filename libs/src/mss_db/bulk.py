@@ -57,7 +57,7 @@ async def insert_rows(
     if not rows:
         return []
     arrays = [list(values) for values in zip(*rows, strict=True)]
-    driver = await driver_connection(conn)
+    driver = driver_connection(conn)
     statement = unnest_insert_sql(table, columns, suffix=suffix)
     if "RETURNING" in suffix.upper():
         return list(await driver.fetch(statement, *arrays))

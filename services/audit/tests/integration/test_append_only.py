@@ -34,6 +34,7 @@ from mss_contracts.events import (
     new_event,
 )
 from mss_contracts.permissions import OrganizationType, Role
+from mss_db import OrgScope
 from mss_service import ServiceRuntime
 from mss_settings import PlatformSettings
 from mss_testing.plugin import AppDb, TokenFactory, running
@@ -67,9 +68,8 @@ class Audit:
         return [await self.entry_id(envelope.id) for envelope in envelopes]
 
     async def entry_id(self, event_id: uuid.UUID) -> str:
-        async with self.runtime.engine.connect() as conn, conn.begin():
-            await conn.execute(text("SELECT set_config('app.all_orgs', 'on', true)"))
-            found = await conn.execute(
+        async with self.runtime.uow(OrgScope.everything()) as uow:
+            found = await uow.conn.execute(
                 text("SELECT id FROM audit.audit_logs WHERE event_id = :e"), {"e": event_id}
             )
             return str(found.scalar_one())

@@ -18,7 +18,7 @@ from mss_db import UnitOfWork
 from mss_notification.adapters.repository import DeliveryRepository
 from mss_notification.domain.delivery import SendOutcome, scrub
 from mss_notification.domain.errors import NotMailWorthy
-from mss_notification.domain.mail import Mail, MailRequest, Template, render
+from mss_notification.domain.mail import Mail, MailRequest, Template, message_id, render
 
 log = logging.getLogger("mss.notification")
 
@@ -78,7 +78,7 @@ async def deliver_mail(
 ) -> SendOutcome:
     """Consumer effect: render and send the event's mail, then log the outcome (no token)."""
     request = mail_request(envelope)
-    mail = replace(render(request, public_url=public_url), message_id=f"<{envelope.id}@mss.local>")
+    mail = replace(render(request, public_url=public_url), message_id=message_id(envelope.id))
     outcome = await mailer.send(mail)
     if outcome.error is not None:
         secrets = (request.token, quote(request.token, safe=""))

@@ -24,7 +24,7 @@ from mss_notification.adapters.inbox import DueMail, MailQueue
 from mss_notification.adapters.tables import DigestRow
 from mss_notification.application.deliveries import Mailer
 from mss_notification.domain.delivery import SendOutcome
-from mss_notification.domain.mail import Mail, NoticeTemplate
+from mss_notification.domain.mail import Mail, NoticeTemplate, list_body, notice_mail
 from mss_notification.domain.preferences import Digest, period_length, period_start
 
 log = logging.getLogger("mss.notification.mails")
@@ -39,15 +39,6 @@ class BatchMailer(Mailer, Protocol):
     async def send_many(self, mails: Sequence[Mail], /) -> list[SendOutcome]: ...
 
 
-def _burst_body(mails: Sequence[DueMail]) -> str:
-    lines = [f"- {m.subject}" for m in mails]
-    return (
-        f"Hello,\n\n{len(mails)} notifications arrived for you on the MSS Platform at once:\n\n"
-        + "\n".join(lines)
-        + "\n"
-    )
-
-
 def _outgoing(due: Sequence[DueMail]) -> list[tuple[Mail, list[DueMail]]]:
     """The mails to send for the claimed rows: one per row, or one per user's burst."""
     by_user: dict[UUID, list[DueMail]] = defaultdict(list)
@@ -56,34 +47,22 @@ def _outgoing(due: Sequence[DueMail]) -> list[tuple[Mail, list[DueMail]]]:
     outgoing: list[tuple[Mail, list[DueMail]]] = []
     for rows in by_user.values():
         if len(rows) >= BURST:
-            first = min(rows, key=lambda m: m.id)
-            outgoing.append(
-                (
-                    Mail(
-                        template=NoticeTemplate.NOTIFICATION,
-                        recipient=rows[0].recipient,
-                        subject=f"MSS Platform: {len(rows)} new notifications",
-                        body=_burst_body(rows),
-                        message_id=f"<{first.id}@mss.local>",
-                    ),
-                    rows,
-                )
+            burst = notice_mail(
+                recipient=rows[0].recipient,
+                subject=f"MSS Platform: {len(rows)} new notifications",
+                body=list_body(
+                    f"{len(rows)} notifications arrived for you on the MSS Platform at once",
+                    [m.subject for m in rows],
+                ),
+                ref=min(rows, key=lambda m: m.id).id,
             )
+            outgoing.append((burst, rows))
             continue
         for row in rows:
-            outgoing.append(
-                (
-                    Mail(
-                        template=NoticeTemplate.NOTIFICATION,
-                        recipient=row.recipient,
-                        subject=row.subject,
-                        body=row.body,
-                        # The same id if a crash makes us send it again: a recognisable duplicate.
-                        message_id=f"<{row.id}@mss.local>",
-                    ),
-                    [row],
-                )
+            single = notice_mail(
+                recipient=row.recipient, subject=row.subject, body=row.body, ref=row.id
             )
+            outgoing.append((single, [row]))
     return outgoing
 
 
@@ -108,15 +87,6 @@ async def send_due_mails(
             )
         await uow.commit()
     return len(due)
-
-
-def _digest_body(mails: list[DueMail]) -> str:
-    lines = [f"- {m.subject}" for m in mails]
-    return (
-        f"Hello,\n\nYou have {len(mails)} new notification(s) on the MSS Platform:\n\n"
-        + "\n".join(lines)
-        + "\n"
-    )
 
 
 async def send_digests(
@@ -162,12 +132,15 @@ async def send_digests(
                     await queue.finish([m.id for m in mails], status="digested", attempts=0)
                     continue
                 outcome = await mailer.send(
-                    Mail(
+                    notice_mail(
                         template=NoticeTemplate.DIGEST,
                         recipient=mails[0].recipient,
                         subject=f"MSS Platform: {len(mails)} notification(s) ({digest.value})",
-                        body=_digest_body(mails),
-                        message_id=f"<{digest_id}@mss.local>",
+                        body=list_body(
+                            f"You have {len(mails)} new notification(s) on the MSS Platform",
+                            [m.subject for m in mails],
+                        ),
+                        ref=digest_id,
                     )
                 )
                 await queue.finish(

@@ -5,10 +5,12 @@ Pure rules, no I/O: a token is URL-encoded into the link and appears nowhere els
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from urllib.parse import quote
+from uuid import UUID
 
 
 class Template(StrEnum):
@@ -112,3 +114,33 @@ def render(request: MailRequest, *, public_url: str) -> Mail:
         subject=_SUBJECTS[request.template],
         body=body,
     )
+
+
+def message_id(ref: UUID) -> str:
+    """The Message-ID of the mail sent for `ref` (an event, a queued row, a digest): derived,
+    so a mail sent again after a crash (delivery is at least once) is a recognisable
+    duplicate."""
+    return f"<{ref}@mss.local>"
+
+
+def notice_mail(
+    *,
+    recipient: str,
+    subject: str,
+    body: str,
+    ref: UUID,
+    template: NoticeTemplate = NoticeTemplate.NOTIFICATION,
+) -> Mail:
+    """A notification's own mail (no token), identified by what it is sent for."""
+    return Mail(
+        template=template,
+        recipient=recipient,
+        subject=subject,
+        body=body,
+        message_id=message_id(ref),
+    )
+
+
+def list_body(intro: str, subjects: Sequence[str]) -> str:
+    """A mail listing several notifications by their subjects (a burst, a digest)."""
+    return f"Hello,\n\n{intro}:\n\n" + "\n".join(f"- {s}" for s in subjects) + "\n"

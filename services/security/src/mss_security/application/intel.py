@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -63,6 +64,8 @@ HUNT_WINDOW = timedelta(days=30)
 HUNT_CHUNK = 500
 # An import writes (and reports progress) per this many indicators.
 IMPORT_CHUNK = 2000
+# While a chunk is written, parsing yields to the loop every this many objects.
+YIELD_EVERY = 50
 LEASE_S = 60
 
 
@@ -197,47 +200,74 @@ async def run_import(
     on_progress: Callable[[Progress], None] | None = None,
 ) -> ImportJob:
     """Parse and store a claimed job chunk by chunk (each chunk its own transaction, its
-    progress visible), then queue one retro-hunt for every indicator it touched."""
+    progress visible), then queue one retro-hunt for every indicator it touched.
+
+    A chunk is written while the next one is parsed: PostgreSQL's work on one overlaps
+    the worker's parsing of the other (one chunk in flight at most, written in order)."""
     state = ImportState()
     pending: list[IndicatorInput] = []
     scope = OrgScope.everything()
     ctx = EventContext(user_id=job.requested_by)
+    in_flight: asyncio.Task[None] | None = None
 
-    async def flush() -> None:
+    async def write(batch: list[IndicatorInput], counts: Progress, errors: list[Any]) -> None:
         async with uow_factory(scope) as uow:
             count = await IndicatorRepository(uow).upsert(
-                job.org_id, fold_inputs(pending), now=datetime.now(UTC)
+                job.org_id, fold_inputs(batch), now=datetime.now(UTC)
             )
             state.counts.created += count.created
             state.counts.updated += count.updated
+            counts.created, counts.updated = state.counts.created, state.counts.updated
             state.ids.extend(count.ids)
             await ImportRepository(uow).progress(
                 job.id,
-                state.counts,
-                errors=state.errors,
+                counts,
+                errors=errors,
                 skipped_reasons=dict(state.reasons),
                 lease_until=datetime.now(UTC) + timedelta(seconds=LEASE_S),
             )
             await uow.commit()
-        pending.clear()
         if on_progress is not None:
-            on_progress(state.counts)
+            on_progress(counts)
+
+    async def settle() -> None:
+        nonlocal in_flight
+        if in_flight is not None:
+            task, in_flight = in_flight, None
+            await task
+
+    async def flush() -> None:
+        nonlocal in_flight
+        await settle()
+        # What this chunk reports: the counts as parsed so far, frozen now (parsing goes
+        # on while it is written).
+        counts = dataclasses.replace(state.counts)
+        in_flight = asyncio.create_task(write(list(pending), counts, list(state.errors)))
+        pending.clear()
+        # Let the write send its statements before parsing takes the loop again.
+        await asyncio.sleep(0)
 
     try:
-        for position, outcome in _outcomes(job.content_type, body):
-            state.counts.total += 1
-            if isinstance(outcome, Accepted):
-                pending.append(outcome.indicator)
-            elif isinstance(outcome, Skipped):
-                state.counts.skipped += 1
-                state.reasons[outcome.reason] += 1
-            elif isinstance(outcome, Rejected):
-                state.counts.rejected += 1
-                if len(state.errors) < ERRORS_KEPT:
-                    state.errors.append({"position": position, "message": outcome.message})
-            if len(pending) >= IMPORT_CHUNK:
-                await flush()
-        await flush()
+        try:
+            for position, outcome in _outcomes(job.content_type, body):
+                state.counts.total += 1
+                if isinstance(outcome, Accepted):
+                    pending.append(outcome.indicator)
+                elif isinstance(outcome, Skipped):
+                    state.counts.skipped += 1
+                    state.reasons[outcome.reason] += 1
+                elif isinstance(outcome, Rejected):
+                    state.counts.rejected += 1
+                    if len(state.errors) < ERRORS_KEPT:
+                        state.errors.append({"position": position, "message": outcome.message})
+                if len(pending) >= IMPORT_CHUNK:
+                    await flush()
+                elif in_flight is not None and position % YIELD_EVERY == 0:
+                    # The write in flight needs the loop for each of its round trips.
+                    await asyncio.sleep(0)
+            await flush()
+        finally:
+            await settle()
     except FeedError as unreadable:
         async with uow_factory(scope) as uow:
             failed = await ImportRepository(uow).fail(

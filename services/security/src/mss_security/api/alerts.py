@@ -44,10 +44,12 @@ from mss_security.domain.errors import InvalidIngest, InvalidListQuery, Organiza
 from mss_security.domain.ingest import IncomingAlert
 from mss_security.domain.listing import AlertFilter, Cursor, Sort, check_q, parse_choices
 from mss_service import Runtime, event_context, record_access
+from mss_web.bodies import JsonBodyRoute
 from mss_web.envelope import Envelope
 from mss_web.versions import IfMatch, expected_version
 
-router = APIRouter(prefix="/api/alerts", tags=["alerts"])
+# Ingest bodies (up to 1,000 alerts) are validated once, from their bytes.
+router = APIRouter(prefix="/api/alerts", tags=["alerts"], route_class=JsonBodyRoute)
 
 Reader = Annotated[Principal, Depends(require("alerts:read"))]
 Creator = Annotated[Principal, Depends(require("alerts:create"))]

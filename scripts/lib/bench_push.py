@@ -1,6 +1,6 @@
 """Live push and webhook throughput of the notification service, against the running platform.
 
-`scripts/bench push [--clients 1000] [--orgs 100] [--rate 100] [--seconds 10]
+`scripts/bench push [--clients 1000] [--orgs 100] [--rate 100] [--seconds 10] [--no-mail]
                     [--webhook-events 2000] [--skip-ws] [--skip-webhooks]`
 
 Part 1, event-to-socket: `--orgs` customer organizations with `--clients` admins in all
@@ -9,8 +9,11 @@ events published on the platform's bus (what their owners publish). Every admin 
 `/api/notifications/ws` through the gateway with a minted token (the dev signing key under
 MSS_RUN_DIR, as the e2e tests do). Then critical `security.alert.created` events go to the
 bus at `--rate` per second for `--seconds`, round-robin over the organizations. Each socket
-records what it receives. Printed: event-to-socket latency (the event's timestamp to its
-arrival on the socket) p50/p95/p99/max, and lost or doubled (user, alert) pairs.
+records what it receives (by default every admin is also mailed each alert, as an
+organization's defaults say; `--no-mail` turns their mail off). Printed: event-to-socket
+latency (the event's timestamp to its arrival on the socket) p50/p95/p99/max, split into
+event to stored (the notification's createdAt: the worker) and stored to socket (the live
+push: Redis and the API replicas), and lost or doubled (user, alert) pairs.
 
 Part 2, webhooks: one organization with one webhook to a local receiver in this process
 (a dev stack admits it: MSS_WEBHOOK_ALLOW_PRIVATE=1), `--webhook-events` alert events
@@ -140,7 +143,8 @@ def critical(title: str) -> AlertCreated:
 class Socket:
     user_id: uuid.UUID
     org_id: uuid.UUID
-    received: list[tuple[str, float]] = field(default_factory=list)  # (resourceId, at)
+    # (resourceId, arrival, the notification's createdAt: when the worker stored it)
+    received: list[tuple[str, float, float]] = field(default_factory=list)
 
 
 async def open_socket(token: str) -> ClientConnection:
@@ -165,7 +169,9 @@ async def listen(ws: ClientConnection, socket: Socket) -> None:
         at = time.time()
         message = json.loads(raw)
         if message.get("type") == "notification":
-            socket.received.append((message["data"]["resourceId"], at))
+            data = message["data"]
+            stored = datetime.fromisoformat(data["createdAt"]).timestamp()
+            socket.received.append((data["resourceId"], at, stored))
 
 
 async def bench_ws(args: argparse.Namespace, bus: Bus) -> None:
@@ -177,7 +183,10 @@ async def bench_ws(args: argparse.Namespace, bus: Bus) -> None:
         [
             (
                 OrganizationCreated(
-                    name=f"bench {o.hex[:6]}", type=OrganizationType.CUSTOMER, status="active"
+                    name=f"bench {o.hex[:6]}",
+                    type=OrganizationType.CUSTOMER,
+                    status="active",
+                    settings={} if args.mail else {"notificationDefaults": {"email": False}},
                 ),
                 o,
                 o,
@@ -237,12 +246,14 @@ async def bench_ws(args: argparse.Namespace, bus: Bus) -> None:
         if got >= len(expected):
             break
         await asyncio.sleep(0.5)
-    latencies, pairs = [], Counter()
+    latencies, stored_after, pushed_after, pairs = [], [], [], Counter()
     for s in sockets:
-        for resource, at in s.received:
+        for resource, at, stored in s.received:
             if resource in sent:
                 pairs[(s.user_id, resource)] += 1
                 latencies.append(at - sent[resource][1])
+                stored_after.append(stored - sent[resource][1])
+                pushed_after.append(at - stored)
     lost = len(expected - set(pairs))
     doubled = sum(1 for n in pairs.values() if n > 1)
     ms = {p: percentile(latencies, p) * 1000 for p in (50, 95, 99, 100)}
@@ -251,6 +262,11 @@ async def bench_ws(args: argparse.Namespace, bus: Bus) -> None:
         f"p50 {ms[50]:.0f} ms, p95 {ms[95]:.0f} ms, p99 {ms[99]:.0f} ms, max {ms[100]:.0f} ms; "
         f"lost {lost}, doubled {doubled}"
     )
+    for name, part in (("event to stored", stored_after), ("stored to socket", pushed_after)):
+        print(
+            f"  {name}: p50 {percentile(part, 50) * 1000:.0f} ms, "
+            f"p99 {percentile(part, 99) * 1000:.0f} ms"
+        )
     for task in listeners:
         task.cancel()
     await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
@@ -343,6 +359,12 @@ async def main() -> None:
     parser.add_argument("--rate", type=int, default=100)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--webhook-events", type=int, default=2000)
+    parser.add_argument(
+        "--no-mail",
+        dest="mail",
+        action="store_false",
+        help="the socket clients' organizations mail nobody (in-app only): push alone",
+    )
     parser.add_argument("--skip-ws", action="store_true")
     parser.add_argument("--skip-webhooks", action="store_true")
     args = parser.parse_args()

@@ -312,9 +312,12 @@ class BatchConsumer(_QueueConsumer):
 
     A batch is taken as soon as `batch_size` deliveries wait, or `batch_wait_s` after the
     first one arrived (a quiet queue still applies each event promptly). The broker keeps
-    two batches in flight (prefetch 2×N), so the next fills while this one commits. One
-    batch is applied at a time, in delivery order, so a single ack with `multiple` on the
-    last delivery tag settles the whole batch.
+    one batch more than are applied in flight (prefetch (concurrency + 1)×N), so the next
+    fills while one commits. With `concurrency` 1, one batch is applied at a time, in
+    delivery order, so a single ack with `multiple` on the last delivery tag settles the
+    whole batch. With more, up to `concurrency` batches are applied at once, each in its
+    own transaction, and each delivery is settled on its own: for effects whose order
+    across events does not matter and whose cost is round trips, not CPU.
 
     When `batch_handler` fails for a non-transient reason, each event of the batch goes
     through `handler` alone, with `EventConsumer`'s outcome each: only the bad one is
@@ -332,6 +335,7 @@ class BatchConsumer(_QueueConsumer):
         handler: Handler,
         batch_size: int = BATCH_SIZE,
         batch_wait_s: float = BATCH_WAIT_S,
+        concurrency: int = 1,
         queue: str = DEFAULT_QUEUE,
         retired_bindings: Sequence[str] = (),
         delivery_limit: int = DELIVERY_LIMIT,
@@ -346,16 +350,19 @@ class BatchConsumer(_QueueConsumer):
             delivery_limit=delivery_limit,
             retry_attempts=retry_attempts,
         )
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
+        if batch_size < 1 or concurrency < 1:
+            raise ValueError("batch_size and concurrency must be at least 1")
         self._batch_handler = batch_handler
         self._handler = handler
         self._batch_size = batch_size
         self._batch_wait_s = batch_wait_s
-        self.prefetch = 2 * batch_size
+        self._concurrency = concurrency
+        self.prefetch = (concurrency + 1) * batch_size
         self._pending: deque[AbstractIncomingMessage] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._slots = asyncio.Semaphore(concurrency)
+        self._applying: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         await super().start()
@@ -364,10 +371,12 @@ class BatchConsumer(_QueueConsumer):
     async def close(self) -> None:
         """Stop taking batches (unacked deliveries go back to the queue with the channel)."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
+        tasks = [*self._applying, *([task] if task is not None else [])]
+        for each in tasks:
+            each.cancel()
+        for each in tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await each
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         self._pending.append(message)
@@ -380,6 +389,7 @@ class BatchConsumer(_QueueConsumer):
             if not self._pending:
                 self._wake.clear()
                 await self._wake.wait()
+            await self._slots.acquire()
             if len(self._pending) < self._batch_size:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
@@ -387,13 +397,38 @@ class BatchConsumer(_QueueConsumer):
                         await self._wake.wait()
             take = min(self._batch_size, len(self._pending))
             batch = [self._pending.popleft() for _ in range(take)]
-            try:
-                await self._apply_batch(batch)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # Settling failed in a way _settle did not absorb: never stop the loop.
-                log.exception("batch of %d deliveries could not be settled", len(batch))
+            if self._concurrency == 1:
+                await self._applied(batch)
+            else:
+                task = asyncio.create_task(self._applied(batch))
+                self._applying.add(task)
+                task.add_done_callback(self._applying.discard)
+
+    async def _applied(self, batch: list[AbstractIncomingMessage]) -> None:
+        try:
+            await self._apply_batch(batch)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Settling failed in a way _settle did not absorb: never stop the loop.
+            log.exception("batch of %d deliveries could not be settled", len(batch))
+        finally:
+            self._slots.release()
+
+    async def _settle_batch(self, messages: list[AbstractIncomingMessage], *, ok: bool) -> None:
+        """Ack (or requeue) a whole batch: one frame when batches are applied in order."""
+        if self._concurrency == 1:
+            last = messages[-1]
+            if ok:
+                await _settle(last.ack(multiple=True), "ack")
+            else:
+                await _settle(last.nack(multiple=True, requeue=True), "requeue")
+            return
+        for message in messages:
+            if ok:
+                await _settle(message.ack(), "ack")
+            else:
+                await _settle(message.nack(requeue=True), "requeue")
 
     async def _apply_batch(self, batch: list[AbstractIncomingMessage]) -> None:
         envelopes: list[EventEnvelope] = []
@@ -407,13 +442,12 @@ class BatchConsumer(_QueueConsumer):
             messages.append(message)
         if not messages:
             return
-        last = messages[-1]
         try:
             await self._with_retries(lambda: self._batch_handler(envelopes))
         except _Transient:
             log.warning("batch of %d failed transiently; requeued", len(messages), exc_info=True)
             EVENTS_CONSUMED.labels(self._service, "requeued").inc(len(messages))
-            await _settle(last.nack(multiple=True, requeue=True), "requeue")
+            await self._settle_batch(messages, ok=False)
         except Exception:
             log.warning(
                 "batch of %d failed; applying its events one by one", len(messages), exc_info=True
@@ -422,7 +456,7 @@ class BatchConsumer(_QueueConsumer):
                 await self._apply_one(self._handler, envelope, message)
         else:
             EVENTS_CONSUMED.labels(self._service, "ok").inc(len(messages))
-            await _settle(last.ack(multiple=True), "ack")
+            await self._settle_batch(messages, ok=True)
 
 
 async def watch_dlq(consumer: _QueueConsumer, interval_s: float = 15.0) -> None:

@@ -292,3 +292,71 @@ async def test_a_transient_database_error_requeues_the_batch_without_dead_letter
     dead = await _dead_lettered_ids(amqp, worker.runtime.bus.topology.dead_letter_queue(SERVICE))
     assert not dead & {str(event_id) for event_id in ids}
     assert await _verified(worker.runtime, org) == (True, 6)
+
+
+async def test_batches_run_side_by_side_with_concurrency_and_every_delivery_is_acked_once(
+    key_loader: KeyLoader, amqp: AbstractRobustConnection, admin_db: asyncpg.Connection
+) -> None:
+    """`concurrency=3`: up to three batches in flight at once (each its own transaction),
+    and every delivery settled on its own (none left unacked, none redelivered)."""
+    runtime = build_runtime(key_loader)
+    routing_key = f"test.concurrent.{uuid.uuid4().hex}"
+    queue = f"concurrent{uuid.uuid4().hex[:8]}"
+    in_flight, most, handed = 0, 0, 0
+
+    async def handle_batch(envelopes: Sequence[EventEnvelope]) -> None:
+        nonlocal in_flight, most, handed
+        in_flight += 1
+        most = max(most, in_flight)
+        handed += len(envelopes)
+        try:
+            await asyncio.sleep(0.3)  # a batch's round trips, long enough to overlap
+            await apply_batch_once(runtime.uow, envelopes, on_event_batch)
+        finally:
+            in_flight -= 1
+
+    async def handle(envelope: EventEnvelope) -> None:
+        raise AssertionError("no batch fails here")
+
+    consumer = BatchConsumer(
+        bus=runtime.bus,
+        service=SERVICE,
+        bindings=[routing_key],
+        queue=queue,
+        batch_handler=handle_batch,
+        handler=handle,
+        batch_size=2,
+        batch_wait_s=0.05,
+        concurrency=3,
+    )
+    await consumer.start()
+    batch = [_event(uuid.uuid4()) for _ in range(6)]
+    ids = [envelope.id for envelope in batch]
+    try:
+        for envelope in batch:
+            await runtime.bus.publish(
+                routing_key=routing_key,
+                body=envelope.model_dump_json(by_alias=True).encode(),
+                message_id=str(envelope.id),
+            )
+
+        async def recorded() -> None:
+            assert await _stored(admin_db, ids) == (6, 6, 6)
+
+        await eventually(recorded)
+    finally:
+        await consumer.close()
+        await runtime.close()
+    assert most >= 2
+    assert handed == 6
+    # With the consumer's channel closed, an unacked delivery would be back in the queue.
+    channel = await amqp.channel()
+    try:
+        declared = await channel.declare_queue(
+            runtime.bus.topology.queue(SERVICE, queue), passive=True
+        )
+        assert declared.declaration_result.message_count == 0
+        await declared.delete(if_unused=False, if_empty=False)
+        await channel.queue_delete(runtime.bus.topology.dead_letter_queue(SERVICE, queue))
+    finally:
+        await channel.close()

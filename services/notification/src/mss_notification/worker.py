@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from mss_bus.consumer import EventConsumer, apply_once, watch_dlq
+from mss_bus.consumer import BatchConsumer, EventConsumer, apply_once, watch_dlq
 from mss_contracts.events import EventEnvelope
 from mss_notification.adapters.live import LivePublisher
 from mss_notification.adapters.sealing import SecretSealer, webhook_key
@@ -32,6 +32,13 @@ log = logging.getLogger("mss.notification.worker")
 MAIL_QUEUE = "mail"
 # Account mails are few; a handful at once keeps the pool for the events consumer.
 MAIL_CONCURRENCY = 4
+# Events per transaction: a batch forms only when events wait (a quiet queue applies each
+# at once), and an alert flood's events commit together instead of paying a commit each.
+EVENT_BATCH = 100
+# Batches applied side by side: an event's cost is mostly round trips to PostgreSQL, so a
+# few transactions at once keep up with a flood a single one could not (the pool keeps a
+# connection or two for the mail and webhook loops).
+EVENT_BATCHES_AT_ONCE = 4
 
 
 def webhook_caller(settings: NotificationSettings) -> WebhookCaller:
@@ -69,8 +76,8 @@ def handler_for(
 
 def consumers(
     runtime: ServiceRuntime, settings: NotificationSettings, *, mailer: Mailer
-) -> tuple[EventConsumer, EventConsumer]:
-    """The consumers of the two queues: (events, mail)."""
+) -> tuple[BatchConsumer, EventConsumer]:
+    """The consumers of the two queues: (events in batches, mail one by one)."""
     handler = handler_for(runtime, settings, mailer=mailer)
     effect = on_mail_event.on_mail_event(mailer=mailer, public_url=settings.public_url)
     gate = asyncio.Semaphore(MAIL_CONCURRENCY)
@@ -82,13 +89,16 @@ def consumers(
         async with gate:
             await apply_once(runtime.uow, envelope, effect)
 
-    events = EventConsumer(
+    events = BatchConsumer(
         bus=runtime.bus,
         service=SERVICE,
         bindings=BINDINGS,
         # Before the mail queue, the events queue was bound to the account mails too.
         retired_bindings=on_mail_event.BINDINGS,
+        batch_handler=handler.batch,
         handler=handle,
+        batch_size=EVENT_BATCH,
+        concurrency=EVENT_BATCHES_AT_ONCE,
     )
     mail = EventConsumer(
         bus=runtime.bus,
@@ -125,4 +135,5 @@ async def run() -> None:
             every(poll, webhooks, "webhooks"),
         )
     finally:
+        await events.close()
         await runtime.close()

@@ -24,7 +24,7 @@ from aio_pika.abc import AbstractRobustConnection
 from prometheus_client import REGISTRY
 
 from mss_auth.tokens import KeyLoader
-from mss_bus import EventConsumer
+from mss_bus import BatchConsumer, EventConsumer
 from mss_contracts.events import (
     EventContext,
     EventEnvelope,
@@ -107,7 +107,7 @@ class Worker:
     """The notification worker's two consumers as worker.py wires them."""
 
     runtime: ServiceRuntime
-    events: EventConsumer
+    events: BatchConsumer
     mail: EventConsumer
 
     async def publish(self, envelope: EventEnvelope) -> None:
@@ -151,6 +151,7 @@ async def start_worker(
 
     yield start
     for worker in started:
+        await worker.events.close()
         await worker.runtime.close()
 
 
@@ -352,8 +353,10 @@ async def test_an_invitation_queued_behind_thousands_of_alerts_is_mailed_within_
     # The queues declared by a first worker that then goes away: the backlog waits.
     settings = NotificationSettings(smtp_port=mail_sink.port)
     declaring = build_runtime(key_loader)
-    for consumer in worker_consumers(declaring, settings, mailer=SmtpMailer(settings)):
+    events, mail = worker_consumers(declaring, settings, mailer=SmtpMailer(settings))
+    for consumer in (events, mail):
         await consumer.start()
+    await events.close()
     await declaring.close()
     alerts = [
         envelope(alert("critical", title=f"flood {i}"), aggregate_id=uuid.uuid4(), org_id=org)

@@ -17,8 +17,10 @@ from mss_contracts.events import (
     InterventionRequested,
     ReportPublished,
     ReportSubmitted,
+    UserCreated,
 )
 from mss_contracts.permissions import Role
+from mss_notification.adapters.inbox import StoredNotification
 from mss_notification.application.mails import BURST, send_digests, send_due_mails
 from mss_notification.config import SERVICE
 from mss_notification.consumers.on_event import BINDINGS, EventHandler, OwnerNotReachable
@@ -113,6 +115,85 @@ async def test_a_redelivered_event_makes_no_second_notification_nor_mail(
     assert len(await inbox(client, await world.headers(admin))) == 1
     await send_due_mails(runtime.uow, mailer=mailer)
     assert len(mailer.to(world.email(admin))) == 1
+
+
+async def test_a_batch_applies_its_events_in_order_once_each_and_pushes_after_commit(
+    world: World,
+    runtime: ServiceRuntime,
+    mailer: RecordingMailer,
+    client: httpx.AsyncClient,
+) -> None:
+    pushed: list[StoredNotification] = []
+
+    async def push(created: list[StoredNotification]) -> None:
+        pushed.extend(created)
+
+    handler = EventHandler(
+        uow=runtime.uow, mailer=mailer, public_url="http://127.0.0.1:8080", push=push
+    )
+    org = await world.org()
+    admin = uuid.uuid4()
+    joined = envelope(
+        UserCreated(
+            email=f"admin-{admin.hex[:8]}@example.com",
+            first_name="Ada",
+            last_name="L",
+            role=Role.ADMIN,
+            status="active",
+        ),
+        aggregate_id=admin,
+        org_id=org,
+    )
+    world.users[admin] = (org, Role.ADMIN, f"admin-{admin.hex[:8]}@example.com")
+    first, second = (
+        envelope(alert("critical", title=f"batch {i}"), aggregate_id=uuid.uuid4(), org_id=org)
+        for i in range(2)
+    )
+    # The user joins earlier in the same batch: the alerts after it find them.
+    fresh = await handler.batch([joined, first, first, second])
+    assert [e.id for e in fresh] == [joined.id, first.id, second.id]
+    titles = {n["title"] for n in await inbox(client, await world.headers(admin))}
+    assert len(titles) == 2
+    # (Provider analysts of earlier tests are told of critical alerts too.)
+    to_admin = [n.resource_id for n in pushed if n.user_id == admin]
+    assert sorted(to_admin) == sorted([first.aggregate_id, second.aggregate_id])
+    # Redelivered, the batch changes nothing and pushes nothing.
+    pushed.clear()
+    assert await handler.batch([joined, first, second]) == []
+    assert len(await inbox(client, await world.headers(admin))) == 2
+    assert pushed == []
+
+
+async def test_a_batch_over_many_organizations_tells_each_only_its_own_people(
+    world: World, handler: EventHandler, client: httpx.AsyncClient
+) -> None:
+    """The batch's reads are made once for all its organizations (Lookups): what each
+    event is told from them stays its own organization's, threshold included."""
+    one, two = await world.org(), await world.org()
+    strict = await world.org(settings={"notificationDefaults": {"minAlertSeverity": "critical"}})
+    admin_one, admin_two = await world.user(Role.ADMIN, one), await world.user(Role.ADMIN, two)
+    viewer_two = await world.user(Role.REPORT_VIEWER, two)
+    admin_strict = await world.user(Role.ADMIN, strict)
+    events = [
+        envelope(
+            alert("high", title=f"high in {org.hex[:6]}"), aggregate_id=uuid.uuid4(), org_id=org
+        )
+        for org in (one, two, strict)
+    ]
+    events.append(
+        envelope(alert("critical", title="critical"), aggregate_id=uuid.uuid4(), org_id=strict)
+    )
+    assert len(await handler.batch(events)) == 4
+    expected = {
+        admin_one: (one, [f"high in {one.hex[:6]}"]),
+        admin_two: (two, [f"high in {two.hex[:6]}"]),
+        viewer_two: (two, [f"high in {two.hex[:6]}"]),
+        admin_strict: (strict, ["critical"]),
+    }
+    for user, (org, titles) in expected.items():
+        notices = await inbox(client, await world.headers(user))
+        assert [n["title"].split(": ", 1)[1] for n in notices] == titles
+        assert {n["organizationId"] for n in notices} == {str(org)}
 
 
 async def test_assignments_steps_and_reports_reach_the_people_api_md_names(

@@ -3,7 +3,7 @@ misses filled from their internal reads) and the lookups the audience rules need
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -145,26 +145,43 @@ class Directory:
         return await self._orgs.find(org_id, lambda: self.held_org(org_id))
 
     async def held_org(self, org_id: UUID) -> DirectoryOrg | None:
-        row = (
+        return (await self.held_orgs([org_id])).get(org_id)
+
+    async def held_orgs(self, org_ids: Collection[UUID]) -> dict[UUID, DirectoryOrg]:
+        """Those of the organizations the projection holds, in one statement."""
+        if not org_ids:
+            return {}
+        rows = (
             await self._conn.execute(
-                select(OrgDirectoryRow).where(col(OrgDirectoryRow.org_id) == org_id)
+                select(OrgDirectoryRow).where(col(OrgDirectoryRow.org_id).in_(list(org_ids)))
             )
-        ).first()
-        if row is None:
-            return None
-        return DirectoryOrg(
-            org_id=row.org_id, type=row.type, status=row.status, settings=settings_of(row.settings)
-        )
+        ).all()
+        return {
+            row.org_id: DirectoryOrg(
+                org_id=row.org_id,
+                type=row.type,
+                status=row.status,
+                settings=settings_of(row.settings),
+            )
+            for row in rows
+        }
 
     async def holders(
         self, roles: Iterable[Role], *, org_id: UUID | None = None
     ) -> list[DirectoryUser]:
         """The active users holding one of `roles` (in `org_id` when given)."""
+        return await self.holders_in(roles, org_ids=None if org_id is None else [org_id])
+
+    async def holders_in(
+        self, roles: Iterable[Role], *, org_ids: Collection[UUID] | None
+    ) -> list[DirectoryUser]:
+        """The active users holding one of `roles` in any of `org_ids` (None: anywhere),
+        ordered by user id, in one statement."""
         query = select(UserDirectoryRow).where(
             col(UserDirectoryRow.role).in_(sorted(r.value for r in roles)),
             col(UserDirectoryRow.status) == ACTIVE,
         )
-        if org_id is not None:
-            query = query.where(col(UserDirectoryRow.org_id) == org_id)
+        if org_ids is not None:
+            query = query.where(col(UserDirectoryRow.org_id).in_(list(org_ids)))
         rows = (await self._conn.execute(query.order_by(col(UserDirectoryRow.user_id)))).all()
         return [_user(row) for row in rows]

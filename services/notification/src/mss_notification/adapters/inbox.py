@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
@@ -13,7 +13,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
 from mss_db import UnitOfWork
-from mss_notification.adapters.tables import NotificationMailRow, NotificationRow, PreferencesRow
+from mss_db.bulk import insert_rows
+from mss_notification.adapters.tables import (
+    SCHEMA,
+    NotificationMailRow,
+    NotificationRow,
+    PreferencesRow,
+)
 from mss_notification.domain.notice import Notice
 from mss_notification.domain.preferences import Digest, Preferences, QuietHours
 
@@ -33,19 +39,26 @@ class StoredNotification:
     created_at: datetime
 
 
-def _notification(row: Any) -> StoredNotification:
+# The columns a StoredNotification is read from (RETURNING of the bulk insert).
+_NOTIFICATION_COLUMNS = (
+    "id, org_id, user_id, subject_org_id, type, title, body, resource_type, resource_id,"
+    " severity, read_at, created_at"
+)
+
+
+def _notification(row: Mapping[Any, Any]) -> StoredNotification:
     return StoredNotification(
-        id=row.id,
-        user_id=row.user_id,
-        organization_id=row.subject_org_id or row.org_id,
-        type=row.type,
-        title=row.title,
-        body=row.body,
-        resource_type=row.resource_type,
-        resource_id=row.resource_id,
-        severity=row.severity,
-        read_at=row.read_at,
-        created_at=row.created_at,
+        id=row["id"],
+        user_id=row["user_id"],
+        organization_id=row["subject_org_id"] or row["org_id"],
+        type=row["type"],
+        title=row["title"],
+        body=row["body"],
+        resource_type=row["resource_type"],
+        resource_id=row["resource_id"],
+        severity=row["severity"],
+        read_at=row["read_at"],
+        created_at=row["created_at"],
     )
 
 
@@ -60,6 +73,35 @@ class InboxQuery:
     limit: int = 20
 
 
+NOTIFICATIONS = f"{SCHEMA}.{NotificationRow.__tablename__}"
+_NOTIFICATION_INSERT = (
+    ("id", "uuid"),
+    ("org_id", "uuid"),
+    ("user_id", "uuid"),
+    ("event_id", "uuid"),
+    ("subject_org_id", "uuid"),
+    ("type", "text"),
+    ("title", "text"),
+    ("body", "text"),
+    ("resource_type", "text"),
+    ("resource_id", "uuid"),
+    ("severity", "text"),
+)
+NOTIFICATION_MAILS = f"{SCHEMA}.{NotificationMailRow.__tablename__}"
+_MAIL_INSERT = (
+    ("id", "uuid"),
+    ("org_id", "uuid"),
+    ("user_id", "uuid"),
+    ("event_id", "uuid"),
+    ("recipient", "text"),
+    ("subject", "text"),
+    ("body", "text"),
+    ("status", "text"),
+    ("digest", "text"),
+    ("send_after", "timestamptz"),
+)
+
+
 class Inbox:
     def __init__(self, uow: UnitOfWork) -> None:
         self._conn = uow.conn
@@ -72,37 +114,34 @@ class Inbox:
         notice: Notice,
         recipients: Sequence[tuple[UUID, UUID]],
     ) -> list[StoredNotification]:
-        """One statement for every (user, org) recipient; those notified already skipped."""
+        """One statement for every (user, org) recipient; those notified already skipped.
+
+        On the driver (mss_db.bulk): a VALUES list would be a new statement to compile for
+        every number of recipients."""
         if not recipients:
             return []
-        rows = (
-            await self._conn.execute(
-                insert(NotificationRow)
-                .values(
-                    [
-                        {
-                            "id": uuid4(),
-                            "org_id": org_id,
-                            "user_id": user_id,
-                            "event_id": event_id,
-                            "subject_org_id": subject_org_id,
-                            "type": notice.type,
-                            "title": notice.title,
-                            "body": notice.body,
-                            "resource_type": notice.resource_type,
-                            "resource_id": notice.resource_id,
-                            "severity": notice.severity,
-                            "created_at": func.clock_timestamp(),
-                        }
-                        for user_id, org_id in recipients
-                    ]
+        rows = await insert_rows(
+            self._conn,
+            NOTIFICATIONS,
+            _NOTIFICATION_INSERT,
+            [
+                (
+                    uuid4(),
+                    org_id,
+                    user_id,
+                    event_id,
+                    subject_org_id,
+                    notice.type,
+                    notice.title,
+                    notice.body,
+                    notice.resource_type,
+                    notice.resource_id,
+                    notice.severity,
                 )
-                .on_conflict_do_nothing(
-                    index_elements=[col(NotificationRow.user_id), col(NotificationRow.event_id)]
-                )
-                .returning(NotificationRow)
-            )
-        ).all()
+                for user_id, org_id in recipients
+            ],
+            suffix=f"ON CONFLICT (user_id, event_id) DO NOTHING RETURNING {_NOTIFICATION_COLUMNS}",
+        )
         return [_notification(row) for row in rows]
 
     async def page(self, query: InboxQuery) -> list[StoredNotification]:
@@ -123,7 +162,7 @@ class Inbox:
         statement = statement.order_by(
             col(NotificationRow.created_at).desc(), col(NotificationRow.id).desc()
         ).limit(query.limit + 1)
-        return [_notification(row) for row in (await self._conn.execute(statement)).all()]
+        return [_notification(row._mapping) for row in (await self._conn.execute(statement))]
 
     async def mark_read(
         self, *, user_id: UUID, org_id: UUID, notification_id: UUID | None
@@ -155,7 +194,7 @@ class Inbox:
                 )
             )
         ).first()
-        return None if row is None else _notification(row)
+        return None if row is None else _notification(row._mapping)
 
 
 def _hhmm(value: time) -> str:
@@ -252,32 +291,26 @@ class MailQueue:
 
     async def queue(self, mails: Sequence[QueuedMail]) -> None:
         """One statement for all the mails of an event (a mail queued already is kept)."""
-        if not mails:
-            return
-        await self._conn.execute(
-            insert(NotificationMailRow)
-            .values(
-                [
-                    {
-                        "id": uuid4(),
-                        "org_id": m.org_id,
-                        "user_id": m.user_id,
-                        "event_id": m.event_id,
-                        "recipient": m.recipient,
-                        "subject": m.subject,
-                        "body": m.body,
-                        "status": "pending",
-                        "digest": m.digest.value,
-                        "send_after": m.send_after,
-                        "attempts": 0,
-                        "created_at": func.clock_timestamp(),
-                    }
-                    for m in mails
-                ]
-            )
-            .on_conflict_do_nothing(
-                index_elements=[col(NotificationMailRow.user_id), col(NotificationMailRow.event_id)]
-            )
+        await insert_rows(
+            self._conn,
+            NOTIFICATION_MAILS,
+            _MAIL_INSERT,
+            [
+                (
+                    uuid4(),
+                    m.org_id,
+                    m.user_id,
+                    m.event_id,
+                    m.recipient,
+                    m.subject,
+                    m.body,
+                    "pending",
+                    m.digest.value,
+                    m.send_after,
+                )
+                for m in mails
+            ],
+            suffix="ON CONFLICT (user_id, event_id) DO NOTHING",
         )
 
     async def claim_due(self, *, now: datetime, limit: int) -> list[DueMail]:

@@ -1,7 +1,8 @@
 """An event in, its notifications out: who is told, what each wants, inbox rows and mails.
 
-Runs in the consumer's transaction (`apply_once`): the notifications, the mails they queue
-and the event's inbox entry commit together, so a redelivered event changes nothing.
+Runs in the consumer's transaction (`apply_batch_once` or `apply_once`): the notifications,
+the mails they queue and the event's inbox entry commit together, so a redelivered event
+changes nothing.
 """
 
 from __future__ import annotations
@@ -13,46 +14,38 @@ from mss_contracts.events import EventEnvelope
 from mss_contracts.permissions import OrganizationType
 from mss_contracts.settings import NotificationDefaults
 from mss_db import UnitOfWork
-from mss_notification.adapters.directory import Directory, DirectoryUser
-from mss_notification.adapters.inbox import (
-    Inbox,
-    MailQueue,
-    PreferenceStore,
-    QueuedMail,
-    StoredNotification,
-)
+from mss_notification.adapters.directory import DirectoryUser
+from mss_notification.adapters.inbox import Inbox, MailQueue, QueuedMail, StoredNotification
+from mss_notification.application.lookups import Lookups
 from mss_notification.domain.audience import (
     NOTIFIED_TYPES,
     Audience,
     OrgRoles,
     Person,
     ProviderRoles,
-    who_is_told,
 )
 from mss_notification.domain.notice import Notice, notice_for
 from mss_notification.domain.preferences import Preferences
 
-DEFAULT_MIN_SEVERITY = NotificationDefaults().min_alert_severity
-
 
 async def _resolve(
-    directory: Directory, audience: Audience, org_id: UUID | None
+    lookups: Lookups, audience: Audience, org_id: UUID | None
 ) -> list[DirectoryUser]:
     """The active users the audience names, each once. A named person outside the event's
     organization is told only if they are provider staff (never another customer)."""
     found: dict[UUID, DirectoryUser] = {}
     for target in audience.targets:
         if isinstance(target, OrgRoles):
-            users = await directory.holders(target.roles, org_id=target.org_id)
+            users = await lookups.holders(target.roles, org_id=target.org_id)
         elif isinstance(target, ProviderRoles):
-            users = await directory.holders(target.roles)
+            users = await lookups.holders(target.roles)
         else:
             assert isinstance(target, Person)
-            user = await directory.user(target.user_id)
+            user = await lookups.user(target.user_id)
             if user is None or not user.active:
                 continue
             if user.org_id != org_id:
-                home = await directory.org(user.org_id)
+                home = await lookups.org(user.org_id)
                 if home is None or home.type != OrganizationType.MSS_PROVIDER.value:
                     continue
             users = [user]
@@ -68,26 +61,24 @@ def _mail_body(notice: Notice, *, public_url: str) -> str:
 
 
 async def notify(
-    uow: UnitOfWork, envelope: EventEnvelope, *, now: datetime, public_url: str
+    uow: UnitOfWork,
+    envelope: EventEnvelope,
+    *,
+    lookups: Lookups,
+    now: datetime,
+    public_url: str,
 ) -> list[StoredNotification]:
     """Store the event's notifications and queue their mails; the new in-app ones returned
-    (to push live once committed)."""
+    (to push live once committed). Reads go through `lookups` (warmed for a batch)."""
     if envelope.type not in NOTIFIED_TYPES:
         return []
-    directory = Directory(uow)
     org_id = envelope.organization_id
-    org = await directory.org(org_id) if org_id is not None else None
-    min_severity = (
-        org.settings.notification_defaults.min_alert_severity if org else DEFAULT_MIN_SEVERITY
-    )
-    audience = who_is_told(
-        envelope.type, org_id=org_id, data=envelope.data, min_alert_severity=min_severity
-    )
-    users = await _resolve(directory, audience, org_id)
+    org = await lookups.org(org_id) if org_id is not None else None
+    users = await _resolve(lookups, Lookups.audience(envelope, org), org_id)
     if not users:
         return []
     notice = notice_for(envelope.type, aggregate_id=envelope.aggregate_id, data=envelope.data)
-    chosen = await PreferenceStore(uow).of([u.user_id for u in users])
+    chosen = await lookups.preferences([u.user_id for u in users])
     defaults: dict[UUID, Preferences] = {}
     in_app: list[tuple[UUID, UUID]] = []
     mails: list[QueuedMail] = []
@@ -95,7 +86,7 @@ async def notify(
         preferences = chosen.get(user.user_id)
         if preferences is None:
             if user.org_id not in defaults:
-                home = await directory.held_org(user.org_id)
+                home = await lookups.held_org(user.org_id)
                 defaults[user.org_id] = Preferences.defaults(
                     home.settings.notification_defaults if home else NotificationDefaults()
                 )

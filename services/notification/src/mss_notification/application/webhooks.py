@@ -40,6 +40,7 @@ from mss_notification.adapters.webhook_store import (
     Webhook,
     WebhookStore,
 )
+from mss_notification.application.lookups import Lookups
 from mss_notification.domain.errors import WebhookNotFound, WebhookUrlRefused
 from mss_notification.domain.webhooks import DISABLE_AFTER, TEST_EVENT, matches, next_attempt
 
@@ -194,7 +195,9 @@ def _is_webhook_event(event_type: str) -> bool:
     return event_type.startswith(("security.alert.", "security.report.", "intervention."))
 
 
-async def queue_deliveries(uow: UnitOfWork, envelope: EventEnvelope, *, now: datetime) -> int:
+async def queue_deliveries(
+    uow: UnitOfWork, envelope: EventEnvelope, *, lookups: Lookups, now: datetime
+) -> int:
     """One delivery per active webhook of the event's organization that takes its type
     (in the consumer's transaction: the event and its deliveries commit together)."""
     if envelope.organization_id is None or not _is_webhook_event(envelope.type):
@@ -202,7 +205,7 @@ async def queue_deliveries(uow: UnitOfWork, envelope: EventEnvelope, *, now: dat
     store = WebhookStore(uow)
     hooks = [
         w
-        for w in await store.active_of(envelope.organization_id)
+        for w in await lookups.webhooks(envelope.organization_id)
         if matches(w.events, envelope.type)
     ]
     if not hooks:

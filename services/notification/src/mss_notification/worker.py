@@ -136,4 +136,5 @@ async def run() -> None:
         )
     finally:
         await events.close()
+        await caller.close()
         await runtime.close()

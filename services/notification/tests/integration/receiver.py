@@ -20,12 +20,14 @@ class Receiver:
     port: int = 0
     statuses: list[int] = field(default_factory=list)  # answered in order, then 200
     requests: list[Received] = field(default_factory=list)
+    connections: int = 0  # TCP connections accepted
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hook"
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
             while True:
                 line = await reader.readline()

@@ -20,7 +20,8 @@ from mss_contracts.events import (
     UserCreated,
 )
 from mss_contracts.permissions import Role
-from mss_notification.adapters.inbox import StoredNotification
+from mss_db import OrgScope
+from mss_notification.adapters.inbox import MailQueue, StoredNotification
 from mss_notification.application.mails import BURST, send_digests, send_due_mails
 from mss_notification.config import SERVICE
 from mss_notification.consumers.on_event import BINDINGS, EventHandler, OwnerNotReachable
@@ -542,6 +543,41 @@ class TestMail:
         assert "3 new notification(s)" in digest.body
         await send_digests(runtime.uow, mailer=mailer, now=later)
         assert len(mailer.to(world.email(admin))) == 1
+
+    async def test_a_claim_takes_each_recipients_whole_flood_and_leaves_the_rest(
+        self,
+        world: World,
+        handler: EventHandler,
+        runtime: ServiceRuntime,
+        admin_db: asyncpg.Connection,
+    ) -> None:
+        flooded_org, later_org = await world.org(), await world.org()
+        flooded = await world.user(Role.ADMIN, flooded_org)
+        later = await world.user(Role.ADMIN, later_org)
+        for org in (flooded_org, later_org, flooded_org, flooded_org, flooded_org):
+            event = envelope(alert("critical"), aggregate_id=uuid.uuid4(), org_id=org)
+            await handler(event)
+        # Due long ago, in the order queued: the oldest due mails of all, the flooded
+        # user's first, then the other user's.
+        await admin_db.execute(
+            "UPDATE notification.notification_mails m SET send_after = "
+            "'2000-01-01'::timestamptz + (SELECT count(*) FROM notification.notification_mails o "
+            "  WHERE o.user_id = ANY($1::uuid[]) AND o.created_at < m.created_at) "
+            "  * interval '1 second' "
+            "WHERE m.user_id = ANY($1::uuid[])",
+            [flooded, later],
+        )
+        async with runtime.uow(OrgScope.everything()) as uow:
+            # The oldest one only: its recipient's three later mails come with it, the
+            # other user's (older than those three) stay.
+            claimed = await MailQueue(uow).claim_due(now=datetime.now(UTC), limit=1, cap=100)
+            assert [m.user_id for m in claimed] == [flooded] * 4
+            async with runtime.uow(OrgScope.everything()) as other:
+                # Another worker meanwhile: the claimed rows are skipped, the rest is its.
+                rest = await MailQueue(other).claim_due(now=datetime.now(UTC), limit=1, cap=100)
+                assert [m.user_id for m in rest] == [later]
+            capped = await MailQueue(uow).claim_due(now=datetime.now(UTC), limit=1, cap=2)
+            assert len(capped) == 2
 
     async def test_a_burst_for_one_user_is_one_mail_and_a_few_stay_single(
         self,

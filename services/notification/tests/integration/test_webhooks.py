@@ -203,6 +203,27 @@ async def test_signed_delivery_verifies_and_a_500_is_retried(
     ]
 
 
+async def test_deliveries_to_one_checked_address_reuse_a_kept_alive_connection(
+    world: World,
+    dev_client: httpx.AsyncClient,
+    handler: EventHandler,
+    runtime: ServiceRuntime,
+    receiver: Receiver,
+) -> None:
+    org = await world.org()
+    admin = await world.user(Role.ADMIN, org)
+    await register(dev_client, await world.headers(admin), receiver.url, ["security.alert.*"])
+    calls = caller()
+    try:
+        for _ in range(3):
+            await handler(envelope(alert(), aggregate_id=uuid.uuid4(), org_id=org))
+            await deliver_due(runtime.uow, caller=calls, sealer=sealer())
+    finally:
+        await calls.close()
+    assert len(receiver.requests) == 3
+    assert receiver.connections == 1
+
+
 async def test_the_test_endpoint_sends_a_webhook_test_event(
     world: World, dev_client: httpx.AsyncClient, runtime: ServiceRuntime, receiver: Receiver
 ) -> None:

@@ -10,7 +10,13 @@ from pydantic import ValidationError
 
 from mss_notification.api.schemas import PreferencesBody
 from mss_notification.domain.preferences import Digest, Preferences, QuietHours, period_start
-from mss_notification.domain.webhooks import matches, next_attempt, refused, url_problem
+from mss_notification.domain.webhooks import (
+    failures_after,
+    matches,
+    next_attempt,
+    refused,
+    url_problem,
+)
 
 PARIS_NIGHT = QuietHours(timezone="Europe/Paris", start=time(22, 0), end=time(7, 0))
 
@@ -131,3 +137,20 @@ class TestWebhookRules:
         assert url_problem("http://127.0.0.1:9/x", allow_private=True) is None
         assert url_problem("https://user:pw@hooks.example.com/", allow_private=False) is not None
         assert url_problem("ftp://hooks.example.com/", allow_private=False) is not None
+
+
+@pytest.mark.parametrize(
+    ("oks", "expected"),
+    [
+        ([False], (False, 1)),  # one more failure
+        ([False, False, False], (False, 3)),
+        ([True], (True, 0)),  # delivered: the run is over
+        ([False, True], (True, 0)),
+        ([True, False, False], (True, 2)),  # the failures after the last success remain
+        ([False, True, False, True, False], (True, 1)),
+    ],
+)
+def test_a_round_of_attempts_moves_the_run_of_failures(
+    oks: list[bool], expected: tuple[bool, int]
+) -> None:
+    assert failures_after(oks) == expected

@@ -313,18 +313,29 @@ class MailQueue:
             suffix="ON CONFLICT (user_id, event_id) DO NOTHING",
         )
 
-    async def claim_due(self, *, now: datetime, limit: int) -> list[DueMail]:
-        """Single mails whose time has come, locked for this worker (others skip them)."""
+    async def claim_due(self, *, now: datetime, limit: int, cap: int) -> list[DueMail]:
+        """Single mails whose time has come, locked for this worker (others skip them): the
+        `limit` oldest, and every other due mail of their recipients (up to `cap` in all),
+        so a user's flood is claimed together and can go out as one mail."""
+        due = (
+            col(NotificationMailRow.status) == "pending",
+            col(NotificationMailRow.digest) == Digest.OFF.value,
+            col(NotificationMailRow.send_after) <= now,
+        )
+        oldest = (
+            select(col(NotificationMailRow.user_id))
+            .where(*due)
+            .order_by(col(NotificationMailRow.send_after))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte("oldest")
+        )
         rows = (
             await self._conn.execute(
                 select(NotificationMailRow)
-                .where(
-                    col(NotificationMailRow.status) == "pending",
-                    col(NotificationMailRow.digest) == Digest.OFF.value,
-                    col(NotificationMailRow.send_after) <= now,
-                )
+                .where(*due, col(NotificationMailRow.user_id).in_(select(oldest.c.user_id)))
                 .order_by(col(NotificationMailRow.send_after))
-                .limit(limit)
+                .limit(cap)
                 .with_for_update(skip_locked=True)
             )
         ).all()

@@ -5,6 +5,10 @@ connection made to the checked address itself: a DNS answer that changes between
 check and the call (rebinding) cannot redirect it. TLS still verifies the certificate for
 the URL's host (SNI and Host unchanged). Redirects are never followed (httpcore has none),
 timeouts are short, and only a small excerpt of the answer is read.
+
+Connections are kept alive between deliveries, in one pool per checked address: a pool
+only ever connects to its own address, so a delivery reuses a connection only when its
+host resolved, this time too, to the address that connection was made to.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import asyncio
 import ipaddress
 import socket
 import ssl
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -115,12 +120,36 @@ class Answer:
     excerpt: str
 
 
+POOL_CONNECTIONS = 32  # per checked address: a receiver is never sent more at once
+KEEPALIVE_S = 30.0
+MAX_POOLS = 1_000  # distinct addresses kept warm; the least recently used is closed
+
+
 class WebhookCaller:
     def __init__(self, *, allow_private: bool, connect_timeout_s: float, timeout_s: float) -> None:
         self.allow_private = allow_private
         self._connect_timeout_s = connect_timeout_s
         self._timeout_s = timeout_s
         self._ssl = ssl.create_default_context()
+        self._pools: OrderedDict[str, httpcore.AsyncConnectionPool] = OrderedDict()
+
+    def _pool(self, address: Address) -> httpcore.AsyncConnectionPool:
+        key = str(address)
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = httpcore.AsyncConnectionPool(
+                ssl_context=self._ssl,
+                network_backend=_PinnedBackend(address),
+                retries=0,
+                max_connections=POOL_CONNECTIONS,
+                keepalive_expiry=KEEPALIVE_S,
+            )
+            self._pools[key] = pool
+            if len(self._pools) > MAX_POOLS:
+                _, oldest = self._pools.popitem(last=False)
+                asyncio.get_running_loop().create_task(oldest.aclose())
+        self._pools.move_to_end(key)
+        return pool
 
     async def post(self, url: str, *, headers: dict[str, str], body: bytes) -> Answer:
         """POST `body` to `url` at its checked address; Refused, or an Answer, or OSError /
@@ -132,23 +161,25 @@ class WebhookCaller:
             "write": self._timeout_s,
             "pool": self._timeout_s,
         }
-        async with httpcore.AsyncConnectionPool(
-            ssl_context=self._ssl, network_backend=_PinnedBackend(address), retries=0
-        ) as pool:
-            async with asyncio.timeout(self._timeout_s + self._connect_timeout_s):
-                async with pool.stream(
-                    "POST",
-                    url,
-                    headers=[(k.encode(), v.encode()) for k, v in headers.items()],
-                    content=body,
-                    extensions={"timeout": timeouts},
-                ) as response:
-                    excerpt = b""
-                    async for chunk in response.aiter_stream():
-                        excerpt += chunk
-                        if len(excerpt) >= EXCERPT_BYTES:
-                            break
+        async with asyncio.timeout(self._timeout_s + self._connect_timeout_s):
+            async with self._pool(address).stream(
+                "POST",
+                url,
+                headers=[(k.encode(), v.encode()) for k, v in headers.items()],
+                content=body,
+                extensions={"timeout": timeouts},
+            ) as response:
+                excerpt = b""
+                async for chunk in response.aiter_stream():
+                    excerpt += chunk
+                    if len(excerpt) >= EXCERPT_BYTES:
+                        break
         return Answer(
             status=response.status,
             excerpt=excerpt[:EXCERPT_BYTES].decode("utf-8", errors="replace"),
         )
+
+    async def close(self) -> None:
+        pools, self._pools = list(self._pools.values()), OrderedDict()
+        for pool in pools:
+            await pool.aclose()

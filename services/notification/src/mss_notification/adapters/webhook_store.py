@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,7 +13,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
 from mss_db import UnitOfWork
-from mss_notification.adapters.tables import WebhookDeliveryRow, WebhookRow
+from mss_db.engine import driver_connection
+from mss_notification.adapters.tables import SCHEMA, WebhookDeliveryRow, WebhookRow
+from mss_notification.domain.webhooks import failures_after
 
 ACTIVE, DISABLED, DELETED = "active", "disabled", "deleted"
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
@@ -79,6 +81,21 @@ def _delivery(row: Any) -> Delivery:
         next_attempt_at=row.next_attempt_at,
         created_at=row.created_at,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Attempted:
+    """What one delivery attempt came to (`record_attempts`)."""
+
+    delivery_id: UUID
+    status: str
+    response_status: int | None
+    excerpt: str | None
+    error: str | None
+    next_attempt_at: datetime | None
+
+
+_DELIVERIES = f"{SCHEMA}.{WebhookDeliveryRow.__tablename__}"
 
 
 class WebhookStore:
@@ -171,9 +188,11 @@ class WebhookStore:
             .values(status=FAILED, next_attempt_at=None, last_error=f"webhook {status}")
         )
 
-    async def count_outcome(self, webhook_id: UUID, *, ok: bool) -> Webhook | None:
-        """Reset or add one to the webhook's run of failures; the webhook after it."""
-        failures = 0 if ok else col(WebhookRow.consecutive_failures) + 1
+    async def count_outcomes(self, webhook_id: UUID, oks: Sequence[bool]) -> Webhook | None:
+        """Move the webhook's run of failures on by these attempts, in order (a success
+        restarts it); the webhook after it."""
+        restart, count = failures_after(oks)
+        failures: Any = count if restart else col(WebhookRow.consecutive_failures) + count
         row = (
             await self._conn.execute(
                 update(WebhookRow)
@@ -267,26 +286,24 @@ class WebhookStore:
         by_id = {row.id: _webhook(row) for row in hooks}
         return [(d, by_id[d.webhook_id]) for d in claimed if d.webhook_id in by_id]
 
-    async def record_attempt(
-        self,
-        delivery_id: UUID,
-        *,
-        status: str,
-        response_status: int | None,
-        excerpt: str | None,
-        error: str | None,
-        next_attempt_at: datetime | None,
-    ) -> None:
-        await self._conn.execute(
-            update(WebhookDeliveryRow)
-            .where(col(WebhookDeliveryRow.id) == delivery_id)
-            .values(
-                attempt=col(WebhookDeliveryRow.attempt) + 1,
-                status=status,
-                response_status=response_status,
-                response_excerpt=excerpt,
-                last_error=error,
-                next_attempt_at=next_attempt_at,
-                delivered_at=func.clock_timestamp() if status == DELIVERED else None,
-            )
+    async def record_attempts(self, attempts: Sequence[Attempted]) -> None:
+        """The outcome of each attempt, one statement for all (on the driver: `UPDATE ...
+        FROM unnest`, one prepared plan whatever their number)."""
+        if not attempts:
+            return
+        await driver_connection(self._conn).execute(
+            f"UPDATE {_DELIVERIES} d SET attempt = d.attempt + 1, status = a.status,"  # noqa: S608 - constant identifiers
+            " response_status = a.response_status, response_excerpt = a.excerpt,"
+            " last_error = a.error, next_attempt_at = a.next_attempt_at,"
+            " delivered_at = CASE WHEN a.status = $7 THEN clock_timestamp() END"
+            " FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[],"
+            " $6::timestamptz[]) AS a(id, status, response_status, excerpt, error,"
+            " next_attempt_at) WHERE d.id = a.id",
+            [a.delivery_id for a in attempts],
+            [a.status for a in attempts],
+            [a.response_status for a in attempts],
+            [a.excerpt for a in attempts],
+            [a.error for a in attempts],
+            [a.next_attempt_at for a in attempts],
+            DELIVERED,
         )

@@ -3,9 +3,9 @@ digests as one mail per user and period. Both from durable rows, claimed with
 FOR UPDATE SKIP LOCKED so several workers never send one mail twice; a digest also takes
 its (user, period) row, whose unique key makes it once across replicas.
 
-Never sent from the event path: the consumer only queues rows. The mail loop sends a
-claimed batch over one SMTP session, and a user's burst in one batch (an alert flood) as
-one mail listing them."""
+Never sent from the event path: the consumer only queues rows. The mail loop claims the
+oldest due mails with every other due mail of their recipients, sends the batch over one
+SMTP session, and a user's burst in it (an alert flood) as one mail listing them."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ from mss_notification.domain.preferences import Digest, period_length, period_st
 log = logging.getLogger("mss.notification.mails")
 
 BATCH = 200
+# With the rest of their recipients' due mails, a claim takes at most this many rows.
+CLAIM_CAP = 5 * BATCH
 # A user with this many due mails in one batch gets them as one mail (an alert flood is
 # one message per user and batch, not hundreds); fewer go out one by one.
 BURST = 3
@@ -74,17 +76,17 @@ async def send_due_mails(
     now = now or datetime.now(UTC)
     async with factory(OrgScope.everything()) as uow:
         queue = MailQueue(uow)
-        due = await queue.claim_due(now=now, limit=BATCH)
+        due = await queue.claim_due(now=now, limit=BATCH, cap=CLAIM_CAP)
         outgoing = _outgoing(due)
         outcomes = await mailer.send_many([mail for mail, _ in outgoing])
+        # One statement per outcome (sent, digested, each failure), not one per mail.
+        finished: dict[tuple[str, str | None, int], list[UUID]] = defaultdict(list)
         for (_, rows), outcome in zip(outgoing, outcomes, strict=True):
             sent = "sent" if len(rows) == 1 else "digested"
-            await queue.finish(
-                [row.id for row in rows],
-                status=sent if outcome.error is None else "failed",
-                error=outcome.error,
-                attempts=outcome.attempts,
-            )
+            status = sent if outcome.error is None else "failed"
+            finished[(status, outcome.error, outcome.attempts)] += [row.id for row in rows]
+        for (status, error, attempts), ids in finished.items():
+            await queue.finish(ids, status=status, error=error, attempts=attempts)
         await uow.commit()
     return len(due)
 

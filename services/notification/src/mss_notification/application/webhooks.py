@@ -36,6 +36,7 @@ from mss_notification.adapters.webhook_store import (
     DISABLED,
     FAILED,
     PENDING,
+    Attempted,
     Delivery,
     Webhook,
     WebhookStore,
@@ -266,10 +267,7 @@ async def attempt_delivery(
     )
 
 
-async def record_outcome(
-    delivery: Delivery, webhook: Webhook, outcome: Attempt, *, uow: UnitOfWork, now: datetime
-) -> None:
-    store = WebhookStore(uow)
+def _attempted(delivery: Delivery, outcome: Attempt, *, now: datetime) -> Attempted:
     if outcome.ok:
         status, retry_at = DELIVERED, None
     else:
@@ -277,20 +275,30 @@ async def record_outcome(
             attempt=delivery.attempt + 1, created_at=delivery.created_at, now=now
         )
         status = PENDING if retry_at else FAILED
-    await store.record_attempt(
-        delivery.id,
+    return Attempted(
+        delivery_id=delivery.id,
         status=status,
         response_status=outcome.status,
         excerpt=outcome.excerpt,
         error=outcome.error,
         next_attempt_at=retry_at,
     )
-    after = await store.count_outcome(webhook.id, ok=outcome.ok)
-    if (
-        after is not None
-        and after.status == "active"
-        and after.consecutive_failures >= DISABLE_AFTER
-    ):
+
+
+async def record_outcomes(
+    results: Sequence[tuple[Delivery, Webhook, Attempt]], *, uow: UnitOfWork, now: datetime
+) -> None:
+    """Each attempt's outcome (one statement), then each webhook's run of failures; a
+    webhook reaching `DISABLE_AFTER` in a row is disabled (and says so: webhook.disabled)."""
+    store = WebhookStore(uow)
+    await store.record_attempts([_attempted(d, outcome, now=now) for d, _, outcome in results])
+    oks: dict[UUID, list[bool]] = {}
+    for _, webhook, outcome in results:
+        oks.setdefault(webhook.id, []).append(outcome.ok)
+    for webhook_id, outcomes in oks.items():
+        after = await store.count_outcomes(webhook_id, outcomes)
+        if after is None or after.status != "active" or after.consecutive_failures < DISABLE_AFTER:
+            continue
         await store.set_status(after.id, DISABLED)
         await uow.outbox.add(
             new_event(
@@ -337,7 +345,6 @@ async def deliver_due(
         *(one(d, w) for d, w in claimed)
     )
     async with factory(OrgScope.everything()) as uow:
-        for delivery, webhook, outcome in results:
-            await record_outcome(delivery, webhook, outcome, uow=uow, now=datetime.now(UTC))
+        await record_outcomes(results, uow=uow, now=datetime.now(UTC))
         await uow.commit()
     return len(results)

@@ -4,7 +4,7 @@ when a failed delivery is tried again, when a webhook is disabled."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -76,3 +76,12 @@ def url_problem(url: str, *, allow_private: bool) -> str | None:
     if port == 0:
         return "must not use port 0"
     return None
+
+
+def failures_after(oks: Sequence[bool]) -> tuple[bool, int]:
+    """How a round of attempts on one webhook (in order, True = delivered) moves its run of
+    consecutive failures: (True, n) restarts it at n, the failures after the last success;
+    (False, n) adds n to it (no success this round)."""
+    if True in oks:
+        return True, oks[::-1].index(True)
+    return False, len(oks)

@@ -13,7 +13,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
 from mss_db import UnitOfWork
-from mss_db.engine import driver_connection
+from mss_db.bulk import insert_rows
+from mss_db.engine import driver_connection, json_dumps
 from mss_notification.adapters.tables import SCHEMA, WebhookDeliveryRow, WebhookRow
 from mss_notification.domain.webhooks import failures_after
 
@@ -95,7 +96,27 @@ class Attempted:
     next_attempt_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    webhook: Webhook
+    event_id: UUID
+    event_type: str
+    payload: dict[str, Any]
+
+
 _DELIVERIES = f"{SCHEMA}.{WebhookDeliveryRow.__tablename__}"
+_DELIVERY_INSERT = (
+    ("id", "uuid"),
+    ("org_id", "uuid"),
+    ("webhook_id", "uuid"),
+    ("event_id", "uuid"),
+    ("event_type", "text"),
+    ("payload", "jsonb"),
+    ("attempt", "int"),
+    ("status", "text"),
+    ("next_attempt_at", "timestamptz"),
+    ("created_at", "timestamptz"),
+)
 
 
 class WebhookStore:
@@ -237,6 +258,31 @@ class WebhookStore:
             )
         ).first()
         return None if row is None else row[0]
+
+    async def add_deliveries(self, deliveries: Sequence[NewDelivery], *, now: datetime) -> int:
+        """`add_delivery` for many, in one statement (on the driver); how many were new."""
+        added = await insert_rows(
+            self._conn,
+            _DELIVERIES,
+            _DELIVERY_INSERT,
+            [
+                (
+                    uuid4(),
+                    d.webhook.org_id,
+                    d.webhook.id,
+                    d.event_id,
+                    d.event_type,
+                    json_dumps(d.payload),
+                    0,
+                    PENDING,
+                    now,
+                    now,
+                )
+                for d in deliveries
+            ],
+            suffix="ON CONFLICT (webhook_id, event_id) DO NOTHING RETURNING id",
+        )
+        return len(added)
 
     async def deliveries(self, webhook_id: UUID, *, limit: int) -> list[Delivery]:
         rows = (

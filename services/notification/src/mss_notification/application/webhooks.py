@@ -38,6 +38,7 @@ from mss_notification.adapters.webhook_store import (
     PENDING,
     Attempted,
     Delivery,
+    NewDelivery,
     Webhook,
     WebhookStore,
 )
@@ -197,33 +198,29 @@ def _is_webhook_event(event_type: str) -> bool:
 
 
 async def queue_deliveries(
-    uow: UnitOfWork, envelope: EventEnvelope, *, lookups: Lookups, now: datetime
+    uow: UnitOfWork, envelopes: Sequence[EventEnvelope], *, lookups: Lookups, now: datetime
 ) -> int:
-    """One delivery per active webhook of the event's organization that takes its type
-    (in the consumer's transaction: the event and its deliveries commit together)."""
-    if envelope.organization_id is None or not _is_webhook_event(envelope.type):
-        return 0
-    store = WebhookStore(uow)
-    hooks = [
-        w
-        for w in await lookups.webhooks(envelope.organization_id)
-        if matches(w.events, envelope.type)
-    ]
-    if not hooks:
-        return 0
-    data = redacted(envelope).model_dump(mode="json", by_alias=True)
-    payload = _body(envelope.type, envelope.metadata.timestamp, data)
-    queued = 0
-    for webhook in hooks:
-        if await store.add_delivery(
-            webhook=webhook,
-            event_id=envelope.id,
-            event_type=envelope.type,
-            payload=payload,
-            now=now,
-        ):
-            queued += 1
-    return queued
+    """One delivery per active webhook of each event's organization that takes its type
+    (in the consumer's transaction: the events and their deliveries commit together), all
+    in one statement; how many were new."""
+    queued: list[NewDelivery] = []
+    for envelope in envelopes:
+        if envelope.organization_id is None or not _is_webhook_event(envelope.type):
+            continue
+        hooks = [
+            w
+            for w in await lookups.webhooks(envelope.organization_id)
+            if matches(w.events, envelope.type)
+        ]
+        if not hooks:
+            continue
+        data = redacted(envelope).model_dump(mode="json", by_alias=True)
+        payload = _body(envelope.type, envelope.metadata.timestamp, data)
+        queued += [
+            NewDelivery(webhook=w, event_id=envelope.id, event_type=envelope.type, payload=payload)
+            for w in hooks
+        ]
+    return await WebhookStore(uow).add_deliveries(queued, now=now)
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,7 +105,7 @@ class EventHandler:
                 )
             except OwnerUnavailable as exc:
                 raise OwnerNotReachable(str(exc)) from exc
-            await queue_deliveries(uow, envelope, lookups=lookups, now=self._clock())
+        await queue_deliveries(uow, run, lookups=lookups, now=self._clock())
         return created
 
     async def __call__(self, envelope: EventEnvelope) -> bool:

@@ -17,7 +17,7 @@ from mss_auth.tokens import KeyLoader
 from mss_contracts.events import EventEnvelope
 from mss_contracts.permissions import Role
 from mss_notification.adapters.sealing import SecretSealer, webhook_key
-from mss_notification.adapters.webhook_http import WebhookCaller
+from mss_notification.adapters.webhook_http import CheckedResolver, Refused, WebhookCaller
 from mss_notification.application.webhooks import deliver_due
 from mss_notification.config import NotificationSettings
 from mss_notification.consumers.on_event import EventHandler
@@ -93,6 +93,17 @@ async def test_registration_refuses_urls_that_reach_inside(
     assert response.status_code == 422, response.text
     assert response.json()["code"] == "VALIDATION_ERROR"
     assert "url" in response.json()["details"]
+
+
+async def test_connections_are_made_only_to_addresses_that_pass_the_check() -> None:
+    """The name lookup every new connection makes (the rebinding guard) refuses a host
+    that resolves inside, as the delivery's own check does."""
+    with pytest.raises(Refused):
+        await CheckedResolver(allow_private=False).resolve("localhost", 443)
+    [answer] = await CheckedResolver(allow_private=False).resolve("93.184.215.14", 443)
+    assert (answer["host"], answer["port"]) == ("93.184.215.14", 443)
+    allowed = await CheckedResolver(allow_private=True).resolve("127.0.0.1", 8080)
+    assert [a["host"] for a in allowed] == ["127.0.0.1"]
 
 
 async def test_a_delivery_whose_host_now_resolves_inside_is_refused_at_delivery(

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from uuid import UUID, uuid4
 
-import httpcore
 from standardwebhooks.webhooks import Webhook as Signer
 
 from mss_contracts.events import (
@@ -29,7 +28,7 @@ from mss_contracts.events import (
 )
 from mss_db import OrgScope, UnitOfWork, UnitOfWorkFactory
 from mss_notification.adapters.sealing import SecretSealer
-from mss_notification.adapters.webhook_http import Answer, Refused
+from mss_notification.adapters.webhook_http import Answer, Refused, Unreachable
 from mss_notification.adapters.webhook_store import (
     DELETED,
     DELIVERED,
@@ -255,10 +254,8 @@ async def attempt_delivery(
         answer = await caller.post(webhook.url, headers=headers, body=body)
     except Refused as exc:
         return Attempt(ok=False, status=None, excerpt=None, error=f"refused: {exc.reason}")
-    except (httpcore.TimeoutException, TimeoutError):
-        return Attempt(ok=False, status=None, excerpt=None, error="timeout")
-    except (httpcore.NetworkError, httpcore.ProtocolError, OSError) as exc:
-        return Attempt(ok=False, status=None, excerpt=None, error=type(exc).__name__)
+    except Unreachable as exc:
+        return Attempt(ok=False, status=None, excerpt=None, error=exc.reason)
     return Attempt(
         ok=200 <= answer.status < 300, status=answer.status, excerpt=answer.excerpt, error=None
     )

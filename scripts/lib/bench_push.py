@@ -235,7 +235,20 @@ async def bench_ws(args: argparse.Namespace, bus: Bus) -> None:
     conns = list(await asyncio.gather(*(connect_one(s) for s in sockets)))
     print(f"{len(conns)} sockets open through the gateway in {time.monotonic() - started:.1f} s")
     listeners = [asyncio.create_task(listen(c, s)) for c, s in zip(conns, sockets, strict=True)]
-    await asyncio.sleep(2)  # every replica's subscription is up
+    # Steady state before the timed phase: one warm-up alert per organization, and every
+    # socket has its own (the directory events are applied, every replica subscribed).
+    warm = await publish_all(
+        bus, [(critical("warm-up"), uuid.uuid4(), org) for org in orgs], at_once=100
+    )
+    warm_ids = {str(envelope.aggregate_id) for envelope in warm}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not all(  # noqa: ASYNC110 (a poll with a deadline)
+        warm_ids & {resource for resource, _, _ in s.received} for s in sockets
+    ):
+        await asyncio.sleep(0.5)
+    print(f"warm-up pushed to every socket {time.monotonic() - started:.1f} s after connecting")
+    for s in sockets:
+        s.received.clear()
 
     sent: dict[str, tuple[uuid.UUID, float]] = {}
     total = args.rate * args.seconds

@@ -104,8 +104,10 @@ async def _serve(websocket: WebSocket, subscriber: Subscriber, expires_at: int) 
     try:
         while not receiver.done():
             wait = max(0.0, min(next_check, next_ping) - time.monotonic())
+            # asyncio.timeout, not wait_for: no task made per message (each is sent at once).
             with contextlib.suppress(TimeoutError):
-                text = await asyncio.wait_for(subscriber.queue.get(), timeout=wait)
+                async with asyncio.timeout(wait):
+                    text = await subscriber.queue.get()
                 if text is None:  # the hub's session check ended it
                     code = subscriber.close_code or CLOSE_UNAVAILABLE
                     reason = "session ended" if code == CLOSE_UNAUTHORIZED else "try again"

@@ -8,6 +8,7 @@ import json
 import socket
 import uuid
 from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import jwt
@@ -63,10 +64,9 @@ class Served:
         await eventually(ready)
 
 
-@pytest.fixture
-async def served(
-    platform_settings: PlatformSettings, key_loader: KeyLoader
-) -> AsyncIterator[Served]:
+@asynccontextmanager
+async def serving(key_loader: KeyLoader) -> AsyncIterator[Served]:
+    """One API replica: the app under uvicorn on a port of its own."""
     port = free_port()
     app = create_app(lambda: build_runtime(key_loader), run_relay=False)
     server = uvicorn.Server(
@@ -83,6 +83,14 @@ async def served(
     finally:
         server.should_exit = True
         await task
+
+
+@pytest.fixture
+async def served(
+    platform_settings: PlatformSettings, key_loader: KeyLoader
+) -> AsyncIterator[Served]:
+    async with serving(key_loader) as one:
+        yield one
 
 
 async def open_socket(url: str, token: str) -> ClientConnection:
@@ -112,6 +120,32 @@ async def test_a_notification_arrives_live_and_revocation_closes_with_4401(
             await asyncio.wait_for(ws.recv(), timeout=CLOSE_DEADLINE_S)
         assert closed.value.rcvd is not None
         assert closed.value.rcvd.code == 4401
+
+
+async def test_each_api_replica_pushes_to_the_sockets_it_serves(
+    world: World, handler: EventHandler, platform_settings: PlatformSettings, key_loader: KeyLoader
+) -> None:
+    """Two replicas, the same user on each (two devices) and a colleague on the second:
+    one event reaches every socket, through each replica's own subscription."""
+    org = await world.org()
+    admin, viewer = await world.user(Role.ADMIN, org), await world.user(Role.REPORT_VIEWER, org)
+    admin_token = (await world.headers(admin))["Authorization"].removeprefix("Bearer ")
+    viewer_token = (await world.headers(viewer))["Authorization"].removeprefix("Bearer ")
+    async with (
+        serving(key_loader) as first,
+        serving(key_loader) as second,
+        await open_socket(first.url, admin_token) as on_first,
+        await open_socket(second.url, admin_token) as on_second,
+        await open_socket(second.url, viewer_token) as viewer_on_second,
+    ):
+        await first.hub_ready()
+        await second.hub_ready()
+        event = envelope(alert("critical"), aggregate_id=uuid.uuid4(), org_id=org)
+        await handler(event)
+        for ws, user in ((on_first, admin), (on_second, admin), (viewer_on_second, viewer)):
+            message = json.loads(await asyncio.wait_for(ws.recv(), timeout=5))
+            assert message["data"]["resourceId"] == str(event.aggregate_id)
+            assert message["data"]["userId"] == str(user)
 
 
 async def test_another_users_notification_is_not_pushed(

@@ -1,15 +1,16 @@
 """Live push and webhook throughput of the notification service, against the running platform.
 
 `scripts/bench push [--clients 1000] [--orgs 100] [--rate 100] [--seconds 10] [--no-mail]
-                    [--webhook-events 2000] [--skip-ws] [--skip-webhooks]`
+                    [--listeners 2] [--webhook-events 2000] [--skip-ws] [--skip-webhooks]`
 
 Part 1, event-to-socket: `--orgs` customer organizations with `--clients` admins in all
 become known to the notification service through `organization.created` and `user.created`
 events published on the platform's bus (what their owners publish). Every admin opens
 `/api/notifications/ws` through the gateway with a minted token (the dev signing key under
-MSS_RUN_DIR, as the e2e tests do). Then critical `security.alert.created` events go to the
-bus at `--rate` per second for `--seconds`, round-robin over the organizations. Each socket
-records what it receives (by default every admin is also mailed each alert, as an
+MSS_RUN_DIR, as the e2e tests do), held by `--listeners` child processes. Once a warm-up
+alert per organization has reached every socket, critical `security.alert.created` events
+go to the bus at `--rate` per second for `--seconds`, round-robin over the organizations.
+Each socket records what it receives (by default every admin is also mailed each alert, as an
 organization's defaults say; `--no-mail` turns their mail off). Printed: event-to-socket
 latency (the event's timestamp to its arrival on the socket) p50/p95/p99/max, split into
 event to stored (the notification's createdAt: the worker) and stored to socket (the live
@@ -31,6 +32,7 @@ import asyncio
 import json
 import math
 import os
+import sys
 import time
 import uuid
 from collections import Counter
@@ -184,6 +186,95 @@ async def listen(ws: ClientConnection, socket: Socket) -> None:
             socket.received.append((data["resourceId"], at, stored))
 
 
+class Listener:
+    """A child process (`--listen`) holding some of the sockets; JSON lines both ways."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self._process = process
+
+    @classmethod
+    async def start(cls, sockets: list[tuple[Socket, str]]) -> Listener:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--listen",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=2**28,
+        )
+        listener = cls(process)
+        listener.send({"sockets": [[str(s.user_id), token] for s, token in sockets]})
+        return listener
+
+    def send(self, message: dict[str, Any]) -> None:
+        assert self._process.stdin is not None
+        self._process.stdin.write(json.dumps(message).encode() + b"\n")
+
+    async def expect(self, key: str) -> dict[str, Any]:
+        assert self._process.stdout is not None
+        line = await self._process.stdout.readline()
+        if not line:
+            raise SystemExit(f"a listener process ended (waiting for {key!r})")
+        message: dict[str, Any] = json.loads(line)
+        if key not in message:
+            raise SystemExit(f"a listener said {message!r}, not {key!r}")
+        return message
+
+    async def close(self) -> None:
+        if self._process.returncode is None:
+            self._process.terminate()
+        await self._process.wait()
+
+
+async def listen_here() -> None:
+    """`--listen`: open the sockets the parent names, report the warm-up, then what arrived."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=2**28)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+
+    async def order() -> dict[str, Any]:
+        line = await reader.readline()
+        if not line:
+            raise SystemExit(0)
+        message: dict[str, Any] = json.loads(line)
+        return message
+
+    def say(message: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(message) + "\n")
+        sys.stdout.flush()
+
+    named = (await order())["sockets"]
+    sockets = [Socket(uuid.UUID(user), uuid.UUID(int=0)) for user, _ in named]
+    gate = asyncio.Semaphore(25)
+
+    async def connect_one(token: str) -> ClientConnection:
+        async with gate:
+            return await open_socket(token)
+
+    conns = list(await asyncio.gather(*(connect_one(token) for _, token in named)))
+    tasks = [asyncio.create_task(listen(c, s)) for c, s in zip(conns, sockets, strict=True)]
+    say({"connected": len(conns)})
+    warm_ids = set((await order())["warm"])
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not all(  # noqa: ASYNC110 (a poll with a deadline)
+        warm_ids & {resource for resource, _, _ in s.received} for s in sockets
+    ):
+        await asyncio.sleep(0.2)
+    for s in sockets:
+        s.received.clear()
+    say({"warm": True})
+    expected = (await order())["expect"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if sum(len(s.received) for s in sockets) >= expected:
+            break
+        await asyncio.sleep(0.2)
+    say({"received": [s.received for s in sockets]})
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
+
+
 async def bench_ws(args: argparse.Namespace, bus: Bus) -> None:
     minter = Minter()
     orgs = [uuid.uuid4() for _ in range(args.orgs)]
@@ -222,33 +313,33 @@ async def bench_ws(args: argparse.Namespace, bus: Bus) -> None:
         ],
     )
     print(f"published {len(orgs)} organization.created and {len(sockets)} user.created")
-    # The consumer applies them in order; a short grace before alerts start.
-    await asyncio.sleep(5)
+    # The sockets are held by --listeners processes of their own: one Python process
+    # reading 1,000 sockets would lag behind the pushes, and its lag would be counted as
+    # the platform's. Each listener connects its share, then waits for the warm-up.
     started = time.monotonic()
-    conns: list[ClientConnection] = []
-    gate = asyncio.Semaphore(50)
-
-    async def connect_one(s: Socket) -> ClientConnection:
-        async with gate:
-            return await open_socket(await minter.token(user_id=s.user_id, org_id=s.org_id))
-
-    conns = list(await asyncio.gather(*(connect_one(s) for s in sockets)))
-    print(f"{len(conns)} sockets open through the gateway in {time.monotonic() - started:.1f} s")
-    listeners = [asyncio.create_task(listen(c, s)) for c, s in zip(conns, sockets, strict=True)]
+    groups = [sockets[i :: args.listeners] for i in range(args.listeners)]
+    listeners = [
+        await Listener.start(
+            [(s, await minter.token(user_id=s.user_id, org_id=s.org_id)) for s in g]
+        )
+        for g in groups
+    ]
+    for listener in listeners:
+        await listener.expect("connected")
+    print(
+        f"{len(sockets)} sockets open through the gateway ({args.listeners} listener "
+        f"processes) in {time.monotonic() - started:.1f} s"
+    )
     # Steady state before the timed phase: one warm-up alert per organization, and every
     # socket has its own (the directory events are applied, every replica subscribed).
     warm = await publish_all(
         bus, [(critical("warm-up"), uuid.uuid4(), org) for org in orgs], at_once=100
     )
-    warm_ids = {str(envelope.aggregate_id) for envelope in warm}
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not all(  # noqa: ASYNC110 (a poll with a deadline)
-        warm_ids & {resource for resource, _, _ in s.received} for s in sockets
-    ):
-        await asyncio.sleep(0.5)
+    for listener in listeners:
+        listener.send({"warm": [str(envelope.aggregate_id) for envelope in warm]})
+    for listener in listeners:
+        await listener.expect("warm")
     print(f"warm-up pushed to every socket {time.monotonic() - started:.1f} s after connecting")
-    for s in sockets:
-        s.received.clear()
 
     sent: dict[str, tuple[uuid.UUID, float]] = {}
     total = args.rate * args.seconds
@@ -263,12 +354,13 @@ async def bench_ws(args: argparse.Namespace, bus: Bus) -> None:
     publish_s = time.monotonic() - t0
     print(f"published {total} critical alerts in {publish_s:.1f} s ({total / publish_s:.0f}/s)")
     expected = {(s.user_id, a) for s in sockets for a, (o, _) in sent.items() if o == s.org_id}
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        got = sum(len(s.received) for s in sockets)
-        if got >= len(expected):
-            break
-        await asyncio.sleep(0.5)
+    for listener, group in zip(listeners, groups, strict=True):
+        orgs_of = Counter(s.org_id for s in group)
+        listener.send({"expect": sum(orgs_of[o] for o, _ in sent.values())})
+    for listener, group in zip(listeners, groups, strict=True):
+        received = (await listener.expect("received"))["received"]
+        for s, got in zip(group, received, strict=True):
+            s.received = [(resource, at, stored) for resource, at, stored in got]
     latencies, stored_after, pushed_after, pairs = [], [], [], Counter()
     for s in sockets:
         for resource, at, stored in s.received:
@@ -290,9 +382,8 @@ async def bench_ws(args: argparse.Namespace, bus: Bus) -> None:
             f"  {name}: p50 {percentile(part, 50) * 1000:.0f} ms, "
             f"p99 {percentile(part, 99) * 1000:.0f} ms"
         )
-    for task in listeners:
-        task.cancel()
-    await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
+    for listener in listeners:
+        await listener.close()
     await minter.redis.aclose()
 
 
@@ -397,9 +488,16 @@ async def main() -> None:
         action="store_false",
         help="the socket clients' organizations mail nobody (in-app only): push alone",
     )
+    parser.add_argument(
+        "--listeners", type=int, default=2, help="processes holding the sockets (default 2)"
+    )
+    parser.add_argument("--listen", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--skip-ws", action="store_true")
     parser.add_argument("--skip-webhooks", action="store_true")
     args = parser.parse_args()
+    if args.listen:
+        await listen_here()
+        return
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     bus = Bus(RABBITMQ, Topology(NAMESPACE))
     try:

@@ -43,6 +43,8 @@ from typing import Any
 
 import httpx
 import jwt
+import redis
+from bench_alerts_list import mint
 from cryptography.hazmat.primitives import serialization
 from redis.asyncio import Redis
 from standardwebhooks.webhooks import Webhook as Verifier
@@ -275,26 +277,100 @@ async def listen_here() -> None:
     await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
 
 
-async def bench_ws(args: argparse.Namespace, bus: Bus) -> None:
-    minter = Minter()
-    orgs = [uuid.uuid4() for _ in range(args.orgs)]
-    sockets = [Socket(uuid.uuid4(), orgs[i % len(orgs)]) for i in range(args.clients)]
-    await publish_all(
-        bus,
-        [
-            (
+class Source:
+    """Where the timed alerts come from: `ingest` POSTs each through the gateway with its
+    organization's integration token (the security service stores it, its outbox relays
+    the event: the whole path), `bus` publishes the event as security would (the
+    notification service alone)."""
+
+    def __init__(self, args: argparse.Namespace, bus: Bus, http: httpx.AsyncClient) -> None:
+        self._args, self._bus, self._http = args, bus, http
+        self._sessions = redis.Redis.from_url(REDIS)
+        self._tokens: dict[uuid.UUID, str] = {}
+        self.failures = 0
+
+    async def organizations(self) -> list[uuid.UUID]:
+        args = self._args
+        settings: dict[str, Any] = {} if args.mail else {"notificationDefaults": {"email": False}}
+        if args.via == "bus":
+            orgs = [uuid.uuid4() for _ in range(args.orgs)]
+            created = [
                 OrganizationCreated(
                     name=f"bench {o.hex[:6]}",
                     type=OrganizationType.CUSTOMER,
                     status="active",
-                    settings={} if args.mail else {"notificationDefaults": {"email": False}},
-                ),
-                o,
-                o,
+                    settings=settings,
+                )
+                for o in orgs
+            ]
+            await publish_all(self._bus, [(c, o, o) for c, o in zip(created, orgs, strict=True)])
+            return orgs
+        admin = {"Authorization": f"Bearer {mint(self._sessions, role='super_admin')}"}
+        orgs = []
+        for _ in range(args.orgs):
+            response = await self._http.post(
+                "/api/organizations", json={"name": f"push-{uuid.uuid4().hex[:8]}"}, headers=admin
             )
-            for o in orgs
-        ],
-    )
+            response.raise_for_status()
+            org = uuid.UUID(response.json()["data"]["id"])
+            response = await self._http.put(
+                f"/api/organizations/{org}/settings",
+                json={"alertQuotaPerMinute": 1_000_000, **settings},
+                headers=admin,
+            )
+            response.raise_for_status()
+            self._tokens[org] = mint(
+                self._sessions,
+                sub=str(uuid.uuid4()),
+                org=str(org),
+                orgType="customer",
+                role=None,
+                perms=["alerts:create"],
+            )
+            orgs.append(org)
+        return orgs
+
+    async def alert(self, org: uuid.UUID, title: str) -> tuple[str, float] | None:
+        """Send one critical alert: its id and when it was sent (None if refused)."""
+        at = time.time()
+        if self._args.via == "bus":
+            [envelope] = await publish_all(self._bus, [(critical(title), uuid.uuid4(), org)])
+            return str(envelope.aggregate_id), envelope.metadata.timestamp.timestamp()
+        body = {
+            "title": title,
+            "severity": "critical",
+            "category": "malware",
+            "source": "bench-push",
+            "sourceRef": uuid.uuid4().hex,
+            "affectedAssets": ["srv-01"],
+        }
+        response = await self._http.post(
+            "/api/alerts", json=body, headers={"Authorization": f"Bearer {self._tokens[org]}"}
+        )
+        if response.status_code != 201:
+            self.failures += 1
+            return None
+        return str(response.json()["data"]["id"]), at
+
+    def close(self) -> None:
+        self._sessions.close()
+
+
+async def bench_ws(args: argparse.Namespace, bus: Bus) -> None:
+    async with httpx.AsyncClient(
+        base_url=GATEWAY, timeout=30, limits=httpx.Limits(max_connections=200)
+    ) as http:
+        source = Source(args, bus, http)
+        try:
+            await _bench_ws(args, bus, source)
+        finally:
+            source.close()
+
+
+async def _bench_ws(args: argparse.Namespace, bus: Bus, source: Source) -> None:
+    minter = Minter()
+    orgs = await source.organizations()
+    sockets = [Socket(uuid.uuid4(), orgs[i % len(orgs)]) for i in range(args.clients)]
     await publish_all(
         bus,
         [
@@ -332,27 +408,35 @@ async def bench_ws(args: argparse.Namespace, bus: Bus) -> None:
     )
     # Steady state before the timed phase: one warm-up alert per organization, and every
     # socket has its own (the directory events are applied, every replica subscribed).
-    warm = await publish_all(
-        bus, [(critical("warm-up"), uuid.uuid4(), org) for org in orgs], at_once=100
-    )
+    warm = await asyncio.gather(*(source.alert(org, "warm-up") for org in orgs))
     for listener in listeners:
-        listener.send({"warm": [str(envelope.aggregate_id) for envelope in warm]})
+        listener.send({"warm": [w[0] for w in warm if w is not None]})
     for listener in listeners:
         await listener.expect("warm")
     print(f"warm-up pushed to every socket {time.monotonic() - started:.1f} s after connecting")
 
     sent: dict[str, tuple[uuid.UUID, float]] = {}
     total = args.rate * args.seconds
+
+    async def send(org: uuid.UUID, i: int) -> None:
+        result = await source.alert(org, f"bench {i}")
+        if result is not None:
+            sent[result[0]] = (org, result[1])
+
+    # Each alert on its own task: a slow answer never slows the rate down.
+    sending = []
     t0 = time.monotonic()
     for i in range(total):
-        org = orgs[i % len(orgs)]
-        [envelope] = await publish_all(bus, [(critical(f"bench {i}"), uuid.uuid4(), org)])
-        sent[str(envelope.aggregate_id)] = (org, envelope.metadata.timestamp.timestamp())
+        sending.append(asyncio.create_task(send(orgs[i % len(orgs)], i)))
         pause = t0 + (i + 1) / args.rate - time.monotonic()
         if pause > 0:
             await asyncio.sleep(pause)
+    await asyncio.gather(*sending)
     publish_s = time.monotonic() - t0
-    print(f"published {total} critical alerts in {publish_s:.1f} s ({total / publish_s:.0f}/s)")
+    print(
+        f"sent {len(sent)} critical alerts ({args.via}) in {publish_s:.1f} s "
+        f"({len(sent) / publish_s:.0f}/s), {source.failures} refused"
+    )
     expected = {(s.user_id, a) for s in sockets for a, (o, _) in sent.items() if o == s.org_id}
     for listener, group in zip(listeners, groups, strict=True):
         orgs_of = Counter(s.org_id for s in group)
@@ -482,6 +566,12 @@ async def main() -> None:
     parser.add_argument("--rate", type=int, default=100)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--webhook-events", type=int, default=2000)
+    parser.add_argument(
+        "--via",
+        choices=("ingest", "bus"),
+        default="ingest",
+        help="alerts POSTed through the gateway (default) or published on the bus",
+    )
     parser.add_argument(
         "--no-mail",
         dest="mail",

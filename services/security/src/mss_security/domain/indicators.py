@@ -227,6 +227,10 @@ _OBSERVABLE_AS: dict[str, tuple[IndicatorType, ...]] = {
 }
 
 
+_ADDRESS_KINDS = (IndicatorType.IPV4, IndicatorType.IPV6)
+_DOMAIN_KINDS = (IndicatorType.DOMAIN,)
+
+
 @dataclass(frozen=True, slots=True)
 class MatchKeys:
     """An alert's normalized observable values and its IP addresses (for CIDR containment)."""
@@ -235,7 +239,19 @@ class MatchKeys:
     addresses: frozenset[str]
 
 
-def _normalized(kinds: tuple[IndicatorType, ...], value: str) -> str | None:
+# What `_normalized` found for (kinds, value): a batch's repeated values parsed once.
+NormalizedCache = dict[tuple[tuple[IndicatorType, ...], str], str | None]
+
+
+def _normalized(
+    kinds: tuple[IndicatorType, ...], value: str, cache: NormalizedCache | None = None
+) -> str | None:
+    if cache is not None:
+        key = (kinds, value)
+        if key in cache:
+            return cache[key]
+        found = cache[key] = _normalized(kinds, value)
+        return found
     for kind in kinds:
         try:
             return normalize(kind, value)
@@ -244,27 +260,35 @@ def _normalized(kinds: tuple[IndicatorType, ...], value: str) -> str | None:
     return None
 
 
-def match_keys(observables: Iterable[Observable], assets: Iterable[str]) -> MatchKeys:
+def match_keys(
+    observables: Iterable[Observable],
+    assets: Iterable[str],
+    *,
+    cache: NormalizedCache | None = None,
+) -> MatchKeys:
     """The values an alert's observables and assets may match (unparseable ones ignored).
 
     Assets are free text: one that parses as an IP address or a domain name is used as one.
+    `cache`, shared by the alerts of one batch, normalizes each distinct value once (the
+    same hosts and addresses recur across a batch; a value that parses as nothing costs
+    an exception per type tried).
     """
     values: set[str] = set()
     addresses: set[str] = set()
     for observable in observables:
         kinds = _OBSERVABLE_AS.get(observable.type.value, ())
-        normalized = _normalized(kinds, observable.value)
+        normalized = _normalized(kinds, observable.value, cache)
         if normalized is None:
             continue
         values.add(normalized)
         if observable.type.value in ("ipv4", "ipv6"):
             addresses.add(normalized)
     for asset in assets:
-        address = _normalized((IndicatorType.IPV4, IndicatorType.IPV6), asset)
+        address = _normalized(_ADDRESS_KINDS, asset, cache)
         if address is not None:
             values.add(address)
             addresses.add(address)
-        elif "." in asset and (domain := _normalized((IndicatorType.DOMAIN,), asset)):
+        elif "." in asset and (domain := _normalized(_DOMAIN_KINDS, asset, cache)):
             values.add(domain)
     return MatchKeys(values=frozenset(values), addresses=frozenset(addresses))
 

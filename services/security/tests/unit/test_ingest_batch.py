@@ -3,6 +3,7 @@ the match keys (values normalized once per batch) and the events (built without 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from uuid import UUID, uuid4
@@ -28,7 +29,7 @@ from mss_security.domain.alerts import (
     Resolution,
     Severity,
 )
-from mss_security.domain.indicators import NormalizedCache, match_keys
+from mss_security.domain.indicators import IndicatorType, NormalizedCache, match_keys
 from mss_security.domain.ingest import IncomingAlert, IngestGroup, StoredAlert, new_ids
 
 ORG = UUID("6f1c2b3a-0000-4000-8000-000000000001")
@@ -250,3 +251,46 @@ def test_new_ids_are_distinct_version_4_uuids() -> None:
     assert len(set(ids)) == 1000
     assert all(i.version == 4 and i.variant == "specified in RFC 4122" for i in ids)
     assert new_ids(0) == []
+
+
+def _ip_as_before(value: str, version: int) -> str | None:
+    """The address normalization as it was (ip_address, then the version compared)."""
+    try:
+        address = ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+    return str(address) if address.version == version else None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "10.0.1.7",
+        " 203.0.113.7 ",
+        "255.255.255.255",
+        "256.1.1.1",
+        "01.2.3.4",
+        "1.2.3",
+        "1.2.3.4.5",
+        "1.2.3.",
+        "2001:DB8:0:0::1",
+        "::ffff:1.2.3.4",
+        "fe80::1%eth0",
+        "::",
+        ":",
+        "1:2:3:4:5:6:7:8:9",
+        "host-7",
+        "web01.corp.example",
+        "",
+        " ",
+        "1.2.3.4/24",
+    ],
+)
+def test_addresses_normalize_as_ip_address_did(value: str) -> None:
+    for version, kind in ((4, IndicatorType.IPV4), (6, IndicatorType.IPV6)):
+        before = _ip_as_before(value, version)
+        if before is None:
+            with pytest.raises(indicators.InvalidValue, match=f"^not an IPv{version} address$"):
+                indicators.normalize(kind, value)
+        else:
+            assert indicators.normalize(kind, value) == before

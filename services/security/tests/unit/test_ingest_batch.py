@@ -3,6 +3,8 @@ the match keys (values normalized once per batch) and the events (built without 
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import ipaddress
 import json
 from datetime import UTC, datetime, timedelta, timezone
@@ -294,3 +296,23 @@ def test_addresses_normalize_as_ip_address_did(value: str) -> None:
                 indicators.normalize(kind, value)
         else:
             assert indicators.normalize(kind, value) == before
+
+
+def test_refused_values_leave_no_garbage_for_the_cyclic_gc() -> None:
+    # A batch refuses thousands of values (every asset tried as an address): an exception
+    # kept in a local of the frame it was raised in is a cycle per value, which the GC then
+    # has to find (measured: 21,000 objects per 1,000 bench alerts).
+    values = ["host-7", "1.2.3", "999.1.1.1", "::g", "web01.corp.example", "not a url"]
+    kinds = [IndicatorType.IPV4, IndicatorType.IPV6, IndicatorType.URL, IndicatorType.EMAIL]
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(100):
+            for value in values:
+                for kind in kinds:
+                    with contextlib.suppress(indicators.InvalidValue):
+                        indicators.normalize(kind, value)
+                match_keys([], [value])
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

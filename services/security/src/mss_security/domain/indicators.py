@@ -61,14 +61,15 @@ def _ip(value: str, version: int) -> str:
     # The class of the version asked for, not ip_address (which tries IPv4, then IPv6: an
     # asset such as `host-7` was parsed four times to tell it is no address). A value
     # without exactly three dots, or without a colon, that class refuses anyway.
+    # (No exception is kept in a local: its traceback would hold this frame, a reference
+    # cycle per refused value for the cyclic GC to find.)
     text = value.strip()
-    refused = InvalidValue(f"not an IPv{version} address")
     if (text.count(".") != 3) if version == 4 else (":" not in text):
-        raise refused
+        raise InvalidValue(f"not an IPv{version} address")
     try:
         address = ipaddress.IPv4Address(text) if version == 4 else ipaddress.IPv6Address(text)
     except ValueError as exc:
-        raise refused from exc
+        raise InvalidValue(f"not an IPv{version} address") from exc
     return str(address)
 
 

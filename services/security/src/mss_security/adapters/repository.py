@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
@@ -17,12 +19,12 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    text,
     tuple_,
     update,
 )
 
 from mss_db import UnitOfWork
+from mss_db.engine import driver_connection
 from mss_db.scope import in_scope
 from mss_security.adapters.tables import AlertCommentRow, AlertRow
 from mss_security.domain.alerts import (
@@ -47,7 +49,7 @@ COMMENTS = AlertCommentRow.__table__
 K = COMMENTS.c
 
 
-def _to_alert(row: Row[Any]) -> Alert:
+def _to_alert(row: Row[Any] | SimpleNamespace) -> Alert:
     return Alert(
         id=row.id,
         org_id=row.org_id,
@@ -158,17 +160,55 @@ _UPSERT = """
         updated_at = EXCLUDED.updated_at
     RETURNING {returning}, (a.xmax = 0) AS inserted
 """
+# The statement's parameters, in their order ($1, $2, ...): it runs on the driver itself.
+_UPSERT_PARAMS = (
+    "ids",
+    "org_ids",
+    "titles",
+    "descriptions",
+    "severities",
+    "categories",
+    "sources",
+    "source_refs",
+    "fingerprints",
+    "assets",
+    "observables",
+    "metadata",
+    "search_texts",
+    "counts",
+    "first_seen",
+    "last_seen",
+    "enrichments",
+    "now",
+)
+
+
+def _positional(statement: str) -> str:
+    return re.sub(r":(\w+)", lambda m: f"${_UPSERT_PARAMS.index(m.group(1)) + 1}", statement)
+
+
 # What a batch answers and its events need (no JSON column to decode), or the whole alert
 # (the single-alert route answers with it).
 _STORED_COLUMNS = (
-    "id, org_id, version, title, severity, status, category, source, fingerprint, assigned_to,"
-    " occurrence_count, first_seen_at, last_seen_at, resolution, intervention_id,"
-    " previous_alert_id"
+    "id",
+    "org_id",
+    "version",
+    "title",
+    "severity",
+    "status",
+    "category",
+    "source",
+    "fingerprint",
+    "assigned_to",
+    "occurrence_count",
+    "first_seen_at",
+    "last_seen_at",
+    "resolution",
+    "intervention_id",
+    "previous_alert_id",
 )
-_UPSERT_STORED = text(
-    _UPSERT.format(returning=", ".join(f"a.{c.strip()}" for c in _STORED_COLUMNS.split(",")))
-)
-_UPSERT_FULL = text(_UPSERT.format(returning="a.*"))
+_UPSERT_STORED = _positional(_UPSERT.format(returning=", ".join(f"a.{c}" for c in _STORED_COLUMNS)))
+_UPSERT_FULL = _positional(_UPSERT.format(returning="a.*"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,24 +219,26 @@ class Upserted:
     alert: Alert | None  # only when the whole alert was asked for
 
 
-def _to_stored(row: Row[Any]) -> StoredAlert:
+def _to_stored(row: Any) -> StoredAlert:
+    """From the driver's record (item access: no SQLAlchemy row built per alert)."""
+    resolution = row["resolution"]
     return StoredAlert(
-        id=row.id,
-        org_id=row.org_id,
-        version=row.version,
-        title=row.title,
-        severity=Severity.of_rank(row.severity),
-        status=AlertStatus.of_code(row.status),
-        category=Category(row.category),
-        source=row.source,
-        fingerprint=row.fingerprint,
-        assigned_to=row.assigned_to,
-        occurrence_count=row.occurrence_count,
-        first_seen_at=row.first_seen_at,
-        last_seen_at=row.last_seen_at,
-        resolution=Resolution(row.resolution) if row.resolution else None,
-        intervention_id=row.intervention_id,
-        previous_alert_id=row.previous_alert_id,
+        id=row["id"],
+        org_id=row["org_id"],
+        version=row["version"],
+        title=row["title"],
+        severity=Severity.of_rank(row["severity"]),
+        status=AlertStatus.of_code(row["status"]),
+        category=Category(row["category"]),
+        source=row["source"],
+        fingerprint=row["fingerprint"],
+        assigned_to=row["assigned_to"],
+        occurrence_count=row["occurrence_count"],
+        first_seen_at=row["first_seen_at"],
+        last_seen_at=row["last_seen_at"],
+        resolution=Resolution(resolution) if resolution else None,
+        intervention_id=row["intervention_id"],
+        previous_alert_id=row["previous_alert_id"],
     )
 
 
@@ -288,8 +330,12 @@ class AlertRepository:
             "enrichments": [json.dumps(e) for e in enrichments],
             "now": now,
         }
-        rows = (await self._conn.execute(_UPSERT_FULL if whole else _UPSERT_STORED, params)).all()
-        by_key = {(r.org_id, r.source, r.fingerprint): r for r in rows}
+        # On the driver, in the unit of work's transaction: SQLAlchemy's per-row result
+        # processing (a Row per alert, attribute lookups) bought nothing here.
+        rows = await driver_connection(self._conn).fetch(
+            _UPSERT_FULL if whole else _UPSERT_STORED, *(params[name] for name in _UPSERT_PARAMS)
+        )
+        by_key = {(r["org_id"], r["source"], r["fingerprint"]): r for r in rows}
         results = []
         for group in groups:
             row = by_key[group.first.dedup_key]
@@ -297,8 +343,8 @@ class AlertRepository:
                 Upserted(
                     group=group,
                     stored=_to_stored(row),
-                    created=row.inserted,
-                    alert=_to_alert(row) if whole else None,
+                    created=row["inserted"],
+                    alert=_to_alert(SimpleNamespace(**dict(row.items()))) if whole else None,
                 )
             )
         return results

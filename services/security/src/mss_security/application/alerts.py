@@ -203,7 +203,7 @@ def ingest_events(upserted: list[Upserted], ctx: EventContext) -> list[tuple[UUI
     Thousands per batch, so no model per event: the envelopes are built as the dicts
     `new_event(...).model_dump(mode="json", by_alias=True)` gives for `AlertCreated` and
     `AlertDeduplicated`, and serialized by pydantic's own encoder (UUIDs, datetimes);
-    tests/unit/test_ingest_events.py holds them equal, and the contracts validate them.
+    tests/unit/test_ingest_batch.py holds them equal, and the contracts validate them.
     """
     drafts: list[tuple[str, StoredAlert, dict[str, Any]]] = []
     for up in upserted:

@@ -135,18 +135,7 @@ async def ingest_batch(
             items, uow=uow, quota=_quota(rt), ctx=event_context(request, principal)
         )
     # One validation for the whole answer (up to 1,000 items), not a model call per item.
-    return Envelope(
-        data=BatchRead.model_validate(
-            {
-                "created": outcome.created,
-                "deduplicated": outcome.deduplicated,
-                "items": [
-                    {"index": item.index, "id": item.id, "result": item.result}
-                    for item in outcome.items
-                ],
-            }
-        )
-    )
+    return Envelope(data=BatchRead.model_validate(outcome))
 
 
 def _assigned(raw: str | None, principal: Principal) -> tuple[UUID | None, bool]:

@@ -12,6 +12,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mss_contracts.events import EventEnvelope
+from mss_db.bulk import insert_rows
 from mss_db.engine import begin_scoped, commit_scoped, end_scoped
 from mss_db.scope import OrgScope
 from mss_db.tables import outbox_table
@@ -23,6 +24,7 @@ class Outbox:
     def __init__(self, conn: AsyncConnection, schema: str) -> None:
         self._conn = conn
         self._insert = insert(outbox_table(schema))
+        self._table = f"{schema}.outbox"
         self.added = 0
 
     async def add(self, envelope: EventEnvelope) -> None:
@@ -45,6 +47,19 @@ class Outbox:
         )
         self.added += len(envelopes)
 
+    async def add_serialized(self, events: Sequence[tuple[UUID, str, str]]) -> None:
+        """Many events already in wire form, `(id, type, envelope JSON)`, in one statement.
+
+        For a use case writing thousands of events per request (alert ingest) without a
+        model per event; its JSON must be what `EventEnvelope.model_dump(mode="json",
+        by_alias=True)` gives, which that use case's tests hold it to."""
+        if not events:
+            return
+        await insert_rows(self._conn, self._table, _OUTBOX_COLUMNS, events)
+        self.added += len(events)
+
+
+_OUTBOX_COLUMNS = [("id", "uuid"), ("event_type", "text"), ("payload", "jsonb")]
 
 T = TypeVar("T")
 

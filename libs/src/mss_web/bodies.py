@@ -21,6 +21,8 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mss_contracts.api import NUL_FREE, nul_free_json
+
 
 def _is_json(content_type: str | None) -> bool:
     # FastAPI's own rule (strict content type): parse as JSON only when declared JSON.
@@ -59,8 +61,10 @@ class JsonBodyRoute(APIRoute):
             # before anything is parsed.
             raw = await request.body()
             if raw and _is_json(request.headers.get("content-type")):
+                # Bytes seen to hold no NUL spare the models' per-value check for it.
+                context = {NUL_FREE: True} if nul_free_json(raw) else None
                 try:
-                    parsed: Any = model.model_validate_json(raw)
+                    parsed: Any = model.model_validate_json(raw, context=context)
                 except ValidationError:
                     # A refused body takes FastAPI's own path (parse, then validate after
                     # the route's dependencies): the same 400 or 422, and an unauthenticated

@@ -165,6 +165,40 @@ async def test_committed_unit_of_work_is_published_with_its_event_id_and_leaves_
     assert EventEnvelope.model_validate_json(message.body) == envelope
 
 
+async def test_serialized_events_are_written_in_one_statement_and_published_as_they_are(
+    runtime: ServiceRuntime, amqp: AbstractRobustConnection, admin_db: asyncpg.Connection
+) -> None:
+    queue = await _bind_queue(amqp, runtime.bus.topology, "organization.created")
+    envelopes = [_organization_created(uuid.uuid4(), f"Wire {i}") for i in range(3)]
+    rows = [(e.id, e.type, e.model_dump_json(by_alias=True)) for e in envelopes]
+    async with runtime.uow(OrgScope.everything()) as uow:
+        await uow.outbox.add_serialized(rows)
+        await uow.outbox.add_serialized([])  # nothing to write: no statement, no count
+        assert uow.outbox.added == 3
+        await uow.commit()
+    assert runtime.uow.outbox_written.is_set(), "the commit wakes this process's relay"
+    ids = [e.id for e in envelopes]
+    assert await _in_outbox(admin_db, *ids) == set(ids)
+    stored = await admin_db.fetch(
+        "SELECT payload::text AS payload FROM organization.outbox WHERE id = ANY($1::uuid[])"
+        " ORDER BY created_at, id",
+        ids,
+    )
+    # Each row holds the envelope it was given.
+    assert sorted(EventEnvelope.model_validate_json(r["payload"]).id for r in stored) == sorted(ids)
+
+    assert await _drain(runtime.relay()) >= 3
+    assert await _in_outbox(admin_db, *ids) == set()
+    received: list[AbstractIncomingMessage] = []
+    for envelope in envelopes:
+        received = await _receive_until(queue, str(envelope.id), received)
+    by_id = {m.message_id: m for m in received}
+    for envelope in envelopes:
+        message = by_id[str(envelope.id)]
+        assert message.routing_key == "organization.created"
+        assert EventEnvelope.model_validate_json(message.body) == envelope
+
+
 async def test_running_relay_publishes_what_a_unit_of_work_commits(
     runtime: ServiceRuntime, amqp: AbstractRobustConnection, admin_db: asyncpg.Connection
 ) -> None:

@@ -12,6 +12,8 @@ from fastapi import APIRouter, Depends, FastAPI, Header
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
+import mss_contracts.api
+from mss_contracts.api import ApiInput
 from mss_contracts.errors import Unauthorized
 from mss_web.bodies import JsonBodyRoute
 from mss_web.handlers import install_error_handlers
@@ -113,3 +115,61 @@ async def test_valid_body_is_not_parsed_into_python_objects_first(
     assert parsed == []
     assert answer.status_code == 200
     assert answer.json() == {"items": ["a"], "caller": "key"}
+
+
+class Note(ApiInput):
+    text: str
+    tags: dict[str, Any] = Field(default_factory=dict)
+
+
+def _notes_app() -> FastAPI:
+    app = FastAPI()
+    install_error_handlers(app)
+    for route_class, prefix in ((APIRoute, "/plain"), (JsonBodyRoute, "/lean")):
+        router = APIRouter(prefix=prefix, route_class=route_class)
+
+        @router.post("/notes")
+        async def note(body: Note) -> dict[str, Any]:
+            return {"text": body.text, "tags": body.tags}
+
+        app.include_router(router)
+    return app
+
+
+NUL_CASES = [
+    ("clean", b'{"text": "a", "tags": {"k": ["v"]}}'),
+    ("nul escape", b'{"text": "a\\u0000b"}'),
+    ("nul escape nested", b'{"text": "a", "tags": {"k": ["v", "\\u0000"]}}'),
+    ("nul escape in a key", b'{"text": "a", "tags": {"\\u0000": 1}}'),
+    ("escaped backslash, no nul", b'{"text": "a\\\\u0000b"}'),
+    ("raw nul byte", b'{"text": "a\x00b"}'),
+]
+
+
+@pytest.mark.parametrize("body", [c[1] for c in NUL_CASES], ids=[c[0] for c in NUL_CASES])
+async def test_nul_characters_are_refused_as_fastapi_refuses_them(body: bytes) -> None:
+    transport = httpx.ASGITransport(app=_notes_app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        plain = await c.post("/plain/notes", content=body, headers=JSON)
+        lean = await c.post("/lean/notes", content=body, headers=JSON)
+    assert (lean.status_code, _answer(lean)) == (plain.status_code, _answer(plain))
+
+
+async def test_a_body_without_nul_is_not_walked_for_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    walked: list[object] = []
+    real = mss_contracts.api._contains_nul
+
+    def counted(value: Any) -> bool:
+        walked.append(value)
+        return real(value)
+
+    monkeypatch.setattr(mss_contracts.api, "_contains_nul", counted)
+    transport = httpx.ASGITransport(app=_notes_app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        clean = await c.post("/lean/notes", content=NUL_CASES[0][1], headers=JSON)
+        assert clean.status_code == 200
+        assert walked == []
+        doubtful = await c.post("/lean/notes", content=NUL_CASES[4][1], headers=JSON)
+    assert doubtful.status_code == 200
+    assert doubtful.json()["text"] == "a\\u0000b"
+    assert walked  # the literal `\u0000` made it check the values one by one

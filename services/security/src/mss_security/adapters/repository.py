@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from sqlalchemy import (
     ColumnElement,
@@ -17,12 +19,12 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    text,
     tuple_,
     update,
 )
 
 from mss_db import UnitOfWork
+from mss_db.engine import driver_connection
 from mss_db.scope import in_scope
 from mss_security.adapters.tables import AlertCommentRow, AlertRow
 from mss_security.domain.alerts import (
@@ -37,7 +39,7 @@ from mss_security.domain.alerts import (
     search_text_of,
 )
 from mss_security.domain.comments import Comment
-from mss_security.domain.ingest import IngestGroup
+from mss_security.domain.ingest import IngestGroup, StoredAlert, new_ids
 from mss_security.domain.listing import AlertFilter, Cursor, Sort
 
 # Core on the tables (the alert's `metadata` column is no attribute name SQLModel allows).
@@ -47,7 +49,7 @@ COMMENTS = AlertCommentRow.__table__
 K = COMMENTS.c
 
 
-def _to_alert(row: Row[Any]) -> Alert:
+def _to_alert(row: Row[Any] | SimpleNamespace) -> Alert:
     return Alert(
         id=row.id,
         org_id=row.org_id,
@@ -122,8 +124,7 @@ def _mutable_columns(alert: Alert) -> dict[str, Any]:
 # concurrent requests wait for each other instead of deadlocking, and `occurrence_count`
 # adds up exactly. A new alert whose key has a resolved predecessor names the newest one.
 # `xmax = 0` tells an inserted row from an updated one.
-_UPSERT = text(
-    """
+_UPSERT = """
     WITH incoming AS (
         SELECT * FROM unnest(
             CAST(:ids AS uuid[]), CAST(:org_ids AS uuid[]), CAST(:titles AS text[]),
@@ -157,16 +158,88 @@ _UPSERT = text(
         last_seen_at = greatest(a.last_seen_at, EXCLUDED.last_seen_at),
         version = a.version + 1,
         updated_at = EXCLUDED.updated_at
-    RETURNING a.*, (a.xmax = 0) AS inserted
-    """
+    RETURNING {returning}, (a.xmax = 0) AS inserted
+"""
+# The statement's parameters, in their order ($1, $2, ...): it runs on the driver itself.
+_UPSERT_PARAMS = (
+    "ids",
+    "org_ids",
+    "titles",
+    "descriptions",
+    "severities",
+    "categories",
+    "sources",
+    "source_refs",
+    "fingerprints",
+    "assets",
+    "observables",
+    "metadata",
+    "search_texts",
+    "counts",
+    "first_seen",
+    "last_seen",
+    "enrichments",
+    "now",
 )
+
+
+def _positional(statement: str) -> str:
+    return re.sub(r":(\w+)", lambda m: f"${_UPSERT_PARAMS.index(m.group(1)) + 1}", statement)
+
+
+# What a batch answers and its events need (no JSON column to decode), or the whole alert
+# (the single-alert route answers with it).
+_STORED_COLUMNS = (
+    "id",
+    "org_id",
+    "version",
+    "title",
+    "severity",
+    "status",
+    "category",
+    "source",
+    "fingerprint",
+    "assigned_to",
+    "occurrence_count",
+    "first_seen_at",
+    "last_seen_at",
+    "resolution",
+    "intervention_id",
+    "previous_alert_id",
+)
+_UPSERT_STORED = _positional(_UPSERT.format(returning=", ".join(f"a.{c}" for c in _STORED_COLUMNS)))
+_UPSERT_FULL = _positional(_UPSERT.format(returning="a.*"))
 
 
 @dataclass(frozen=True, slots=True)
 class Upserted:
     group: IngestGroup
-    alert: Alert
+    stored: StoredAlert
     created: bool
+    alert: Alert | None  # only when the whole alert was asked for
+
+
+def _to_stored(row: Any) -> StoredAlert:
+    """From the driver's record (item access: no SQLAlchemy row built per alert)."""
+    resolution = row["resolution"]
+    return StoredAlert(
+        id=row["id"],
+        org_id=row["org_id"],
+        version=row["version"],
+        title=row["title"],
+        severity=Severity.of_rank(row["severity"]),
+        status=AlertStatus.of_code(row["status"]),
+        category=Category(row["category"]),
+        source=row["source"],
+        fingerprint=row["fingerprint"],
+        assigned_to=row["assigned_to"],
+        occurrence_count=row["occurrence_count"],
+        first_seen_at=row["first_seen_at"],
+        last_seen_at=row["last_seen_at"],
+        resolution=Resolution(resolution) if resolution else None,
+        intervention_id=row["intervention_id"],
+        previous_alert_id=row["previous_alert_id"],
+    )
 
 
 # Per sort: the keyset columns (before the id) and the ORDER BY, each served by its index.
@@ -216,15 +289,21 @@ class AlertRepository:
         return (await self._conn.execute(query.limit(1))).first() is not None
 
     async def upsert(
-        self, groups: list[IngestGroup], *, now: datetime, enrichments: list[dict[str, Any]]
+        self,
+        groups: list[IngestGroup],
+        *,
+        now: datetime,
+        enrichments: list[dict[str, Any]],
+        whole: bool = False,
     ) -> list[Upserted]:
         """One statement for the whole (folded) request; results in the groups' order.
 
         `enrichments` (one per group) is what a new alert starts with; an existing alert
-        keeps its own (the retro-hunt keeps it current)."""
+        keeps its own (the retro-hunt keeps it current). `whole`: each result carries the
+        whole alert too (its JSON columns decoded), not only what the events need."""
         firsts = [g.first for g in groups]
         params = {
-            "ids": [uuid4() for _ in groups],
+            "ids": new_ids(len(groups)),
             "org_ids": [i.org_id for i in firsts],
             "titles": [i.title for i in firsts],
             "descriptions": [i.description for i in firsts],
@@ -251,12 +330,23 @@ class AlertRepository:
             "enrichments": [json.dumps(e) for e in enrichments],
             "now": now,
         }
-        rows = (await self._conn.execute(_UPSERT, params)).all()
-        by_key = {(r.org_id, r.source, r.fingerprint): r for r in rows}
+        # On the driver, in the unit of work's transaction: SQLAlchemy's per-row result
+        # processing (a Row per alert, attribute lookups) bought nothing here.
+        rows = await driver_connection(self._conn).fetch(
+            _UPSERT_FULL if whole else _UPSERT_STORED, *(params[name] for name in _UPSERT_PARAMS)
+        )
+        by_key = {(r["org_id"], r["source"], r["fingerprint"]): r for r in rows}
         results = []
         for group in groups:
             row = by_key[group.first.dedup_key]
-            results.append(Upserted(group=group, alert=_to_alert(row), created=row.inserted))
+            results.append(
+                Upserted(
+                    group=group,
+                    stored=_to_stored(row),
+                    created=row["inserted"],
+                    alert=_to_alert(SimpleNamespace(**dict(row.items()))) if whole else None,
+                )
+            )
         return results
 
     def _conditions(self, where: AlertFilter) -> list[ColumnElement[bool]]:

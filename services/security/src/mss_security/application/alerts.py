@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+from pydantic_core import to_json
+
 from mss_contracts.events import (
     AlertAcknowledged,
     AlertAssigned,
@@ -27,7 +29,7 @@ from mss_contracts.interventions import InterventionType, Priority
 from mss_db import UnitOfWork
 from mss_security.adapters.directories import OrgDirectory, UserDirectory
 from mss_security.adapters.quota import IngestQuota, QuotaRefused
-from mss_security.adapters.repository import AlertRepository
+from mss_security.adapters.repository import AlertRepository, Upserted
 from mss_security.application.matching import enrich_at_ingest
 from mss_security.domain.alerts import (
     Alert,
@@ -43,8 +45,8 @@ from mss_security.domain.errors import (
     InvalidIngest,
     QuotaExceeded,
 )
-from mss_security.domain.indicators import match_keys
-from mss_security.domain.ingest import IncomingAlert, group_by_dedup_key
+from mss_security.domain.indicators import NormalizedCache, match_keys
+from mss_security.domain.ingest import IncomingAlert, StoredAlert, group_by_dedup_key, new_ids
 from mss_security.domain.listing import TOTAL_CAP, AlertFilter, Cursor, Sort
 
 
@@ -88,7 +90,8 @@ class IngestItemResult:
 @dataclass(slots=True)
 class IngestOutcome:
     items: list[IngestItemResult] = field(default_factory=list)
-    alerts: dict[int, Alert] = field(default_factory=dict)  # by input index
+    # By input index; only when the whole alerts were asked for (`ingest_alerts(whole=True)`).
+    alerts: dict[int, Alert] = field(default_factory=dict)
 
     @property
     def created(self) -> int:
@@ -100,13 +103,19 @@ class IngestOutcome:
 
 
 async def ingest_alerts(
-    items: list[IncomingAlert], *, uow: UnitOfWork, quota: IngestQuota, ctx: EventContext
+    items: list[IncomingAlert],
+    *,
+    uow: UnitOfWork,
+    quota: IngestQuota,
+    ctx: EventContext,
+    whole: bool = False,
 ) -> IngestOutcome:
     """Store a request's alerts in one statement, duplicates folded, one outbox write.
 
     Every organization named must accept alerts (422 naming the item otherwise), and the
     request's alerts — duplicates included — must fit each one's quota (429); either way
-    nothing is stored.
+    nothing is stored. `whole`: the outcome carries each item's whole alert (the single
+    route answers with it; a batch answers with ids only).
     """
     orgs = OrgDirectory(uow)
     wanted: dict[UUID, tuple[int, int]] = {}
@@ -128,57 +137,114 @@ async def ingest_alerts(
     except QuotaRefused as refused:
         raise QuotaExceeded(retry_after=refused.retry_after, quota=refused.quota) from refused
     try:
-        return await _store(items, uow=uow, ctx=ctx)
+        return await _store(items, uow=uow, ctx=ctx, whole=whole)
     except BaseException:
         await quota.give_back(wanted)
         raise
 
 
 async def _store(
-    items: list[IncomingAlert], *, uow: UnitOfWork, ctx: EventContext
+    items: list[IncomingAlert], *, uow: UnitOfWork, ctx: EventContext, whole: bool
 ) -> IngestOutcome:
     groups = group_by_dedup_key(items)
+    normalized: NormalizedCache = {}  # the batch's repeated values parsed once
     enrichments = await enrich_at_ingest(
         [
-            (g.first.org_id, match_keys(g.first.observables, g.first.affected_assets))
+            (
+                g.first.org_id,
+                match_keys(g.first.observables, g.first.affected_assets, cache=normalized),
+            )
             for g in groups
         ],
         uow=uow,
     )
     upserted = await AlertRepository(uow).upsert(
-        groups, now=datetime.now(UTC), enrichments=enrichments
+        groups, now=datetime.now(UTC), enrichments=enrichments, whole=whole
     )
     outcome = IngestOutcome()
-    events = []
-    results: dict[int, IngestItemResult] = {}
+    results: list[IngestItemResult | None] = [None] * len(items)
     for up in upserted:
-        alert = up.alert
+        alert_id = up.stored.id
         for position, index in enumerate(up.group.indexes):
             created = up.created and position == 0
             results[index] = IngestItemResult(
-                index=index, id=alert.id, result="created" if created else "deduplicated"
+                index=index, id=alert_id, result="created" if created else "deduplicated"
             )
-            outcome.alerts[index] = alert
+            if up.alert is not None:
+                outcome.alerts[index] = up.alert
+    outcome.items = [result for result in results if result is not None]
+    await uow.outbox.add_serialized(ingest_events(upserted, ctx))
+    await uow.commit()
+    return outcome
+
+
+def _snapshot_data(alert: StoredAlert) -> dict[str, Any]:
+    """`AlertSnapshot`'s fields by their wire names, as `_snapshot` gives them to the model."""
+    return {
+        "title": alert.title,
+        "severity": alert.severity.value,
+        "status": alert.status.value,
+        "category": alert.category.value,
+        "source": alert.source,
+        "fingerprint": alert.fingerprint,
+        "assignedTo": alert.assigned_to,
+        "occurrenceCount": alert.occurrence_count,
+        "firstSeenAt": alert.first_seen_at,
+        "lastSeenAt": alert.last_seen_at,
+        "resolution": alert.resolution.value if alert.resolution else None,
+        "interventionId": alert.intervention_id,
+    }
+
+
+def ingest_events(upserted: list[Upserted], ctx: EventContext) -> list[tuple[UUID, str, str]]:
+    """An ingest request's events as outbox rows `(id, type, envelope JSON)`: one `created`
+    per new alert, and one `deduplicated` per alert with the request's count (API.md).
+
+    Thousands per batch, so no model per event: the envelopes are built as the dicts
+    `new_event(...).model_dump(mode="json", by_alias=True)` gives for `AlertCreated` and
+    `AlertDeduplicated`, and serialized by pydantic's own encoder (UUIDs, datetimes);
+    tests/unit/test_ingest_batch.py holds them equal, and the contracts validate them.
+    """
+    drafts: list[tuple[str, StoredAlert, dict[str, Any]]] = []
+    for up in upserted:
+        alert = up.stored
         if up.created:
-            events.append(
-                _event(
-                    alert,
-                    AlertCreated(**_snapshot(alert), previous_alert_id=alert.previous_alert_id),
-                    ctx,
-                )
-            )
+            data = _snapshot_data(alert)
+            data["previousAlertId"] = alert.previous_alert_id
+            drafts.append((AlertCreated.event_type, alert, data))
             folded = up.group.count - 1
         else:
             folded = up.group.count
         if folded:
-            # API.md: one deduplicated event per alert per request, with the count.
-            events.append(
-                _event(alert, AlertDeduplicated(**_snapshot(alert), occurrences=folded), ctx)
-            )
-    outcome.items = [results[i] for i in range(len(items))]
-    await uow.outbox.add_all(events)
-    await uow.commit()
-    return outcome
+            data = _snapshot_data(alert)
+            data["occurrences"] = folded
+            drafts.append((AlertDeduplicated.event_type, alert, data))
+    rows = []
+    for event_id, (event_type, alert, data) in zip(new_ids(len(drafts)), drafts, strict=True):
+        envelope = {
+            "id": event_id,
+            "type": event_type,
+            "aggregateId": alert.id,
+            "aggregateType": _ALERT_AGGREGATE,
+            "organizationId": alert.org_id,
+            "data": data,
+            "metadata": {
+                "userId": ctx.user_id,
+                "sessionId": ctx.session_id,
+                "correlationId": ctx.correlation_id,
+                "causationId": ctx.causation_id,
+                "timestamp": datetime.now(UTC),
+                "version": alert.version,
+                "ipAddress": ctx.ip_address,
+                "userAgent": ctx.user_agent,
+            },
+            "schemaVersion": 1,
+        }
+        rows.append((event_id, event_type, to_json(envelope).decode()))
+    return rows
+
+
+_ALERT_AGGREGATE = AlertCreated.aggregate_type
 
 
 # --- reads --------------------------------------------------------------------------------

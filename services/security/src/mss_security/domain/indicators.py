@@ -58,12 +58,18 @@ _HEX = frozenset("0123456789abcdef")
 
 
 def _ip(value: str, version: int) -> str:
+    # The class of the version asked for, not ip_address (which tries IPv4, then IPv6: an
+    # asset such as `host-7` was parsed four times to tell it is no address). A value
+    # without exactly three dots, or without a colon, that class refuses anyway.
+    # (No exception is kept in a local: its traceback would hold this frame, a reference
+    # cycle per refused value for the cyclic GC to find.)
+    text = value.strip()
+    if (text.count(".") != 3) if version == 4 else (":" not in text):
+        raise InvalidValue(f"not an IPv{version} address")
     try:
-        address = ipaddress.ip_address(value.strip())
+        address = ipaddress.IPv4Address(text) if version == 4 else ipaddress.IPv6Address(text)
     except ValueError as exc:
         raise InvalidValue(f"not an IPv{version} address") from exc
-    if address.version != version:
-        raise InvalidValue(f"not an IPv{version} address")
     return str(address)
 
 
@@ -227,6 +233,10 @@ _OBSERVABLE_AS: dict[str, tuple[IndicatorType, ...]] = {
 }
 
 
+_ADDRESS_KINDS = (IndicatorType.IPV4, IndicatorType.IPV6)
+_DOMAIN_KINDS = (IndicatorType.DOMAIN,)
+
+
 @dataclass(frozen=True, slots=True)
 class MatchKeys:
     """An alert's normalized observable values and its IP addresses (for CIDR containment)."""
@@ -235,7 +245,19 @@ class MatchKeys:
     addresses: frozenset[str]
 
 
-def _normalized(kinds: tuple[IndicatorType, ...], value: str) -> str | None:
+# What `_normalized` found for (kinds, value): a batch's repeated values parsed once.
+NormalizedCache = dict[tuple[tuple[IndicatorType, ...], str], str | None]
+
+
+def _normalized(
+    kinds: tuple[IndicatorType, ...], value: str, cache: NormalizedCache | None = None
+) -> str | None:
+    if cache is not None:
+        key = (kinds, value)
+        if key in cache:
+            return cache[key]
+        found = cache[key] = _normalized(kinds, value)
+        return found
     for kind in kinds:
         try:
             return normalize(kind, value)
@@ -244,27 +266,35 @@ def _normalized(kinds: tuple[IndicatorType, ...], value: str) -> str | None:
     return None
 
 
-def match_keys(observables: Iterable[Observable], assets: Iterable[str]) -> MatchKeys:
+def match_keys(
+    observables: Iterable[Observable],
+    assets: Iterable[str],
+    *,
+    cache: NormalizedCache | None = None,
+) -> MatchKeys:
     """The values an alert's observables and assets may match (unparseable ones ignored).
 
     Assets are free text: one that parses as an IP address or a domain name is used as one.
+    `cache`, shared by the alerts of one batch, normalizes each distinct value once (the
+    same hosts and addresses recur across a batch; a value that parses as nothing costs
+    an exception per type tried).
     """
     values: set[str] = set()
     addresses: set[str] = set()
     for observable in observables:
         kinds = _OBSERVABLE_AS.get(observable.type.value, ())
-        normalized = _normalized(kinds, observable.value)
+        normalized = _normalized(kinds, observable.value, cache)
         if normalized is None:
             continue
         values.add(normalized)
         if observable.type.value in ("ipv4", "ipv6"):
             addresses.add(normalized)
     for asset in assets:
-        address = _normalized((IndicatorType.IPV4, IndicatorType.IPV6), asset)
+        address = _normalized(_ADDRESS_KINDS, asset, cache)
         if address is not None:
             values.add(address)
             addresses.add(address)
-        elif "." in asset and (domain := _normalized((IndicatorType.DOMAIN,), asset)):
+        elif "." in asset and (domain := _normalized(_DOMAIN_KINDS, asset, cache)):
             values.add(domain)
     return MatchKeys(values=frozenset(values), addresses=frozenset(addresses))
 

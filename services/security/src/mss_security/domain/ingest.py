@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from mss_security.domain.alerts import Category, Observable, Severity
+from mss_security.domain.alerts import AlertStatus, Category, Observable, Resolution, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,3 +67,33 @@ def group_by_dedup_key(items: list[IncomingAlert]) -> list[IngestGroup]:
             group = groups[item.dedup_key] = IngestGroup(first=item)
         group.add(index, item)
     return [groups[key] for key in sorted(groups, key=lambda k: (str(k[0]), k[1], k[2]))]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    """What an ingest request needs back of an alert it wrote: its answer and its event
+    (the alert's snapshot fields; none of its large JSON ones)."""
+
+    id: UUID
+    org_id: UUID
+    version: int
+    title: str
+    severity: Severity
+    status: AlertStatus
+    category: Category
+    source: str
+    fingerprint: str
+    assigned_to: UUID | None
+    occurrence_count: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+    resolution: Resolution | None
+    intervention_id: UUID | None
+    previous_alert_id: UUID | None
+
+
+def new_ids(count: int) -> list[UUID]:
+    """`count` random (version 4) UUIDs from one read of the OS's random source (uuid4
+    reads it once per id: a system call each, thousands per ingest batch)."""
+    raw = os.urandom(16 * count)
+    return [UUID(bytes=raw[i : i + 16], version=4) for i in range(0, 16 * count, 16)]

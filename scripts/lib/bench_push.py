@@ -338,6 +338,7 @@ class Source:
             return str(envelope.aggregate_id), envelope.metadata.timestamp.timestamp()
         body = {
             "title": title,
+            "description": "bench push alert",
             "severity": "critical",
             "category": "malware",
             "source": "bench-push",

@@ -21,7 +21,7 @@ from mss_contracts.events import (
     parse_data,
 )
 from mss_security.adapters.repository import Upserted
-from mss_security.application.alerts import ingest_events
+from mss_security.application.alerts import _snapshot, ingest_events
 from mss_security.domain import indicators
 from mss_security.domain.alerts import (
     AlertStatus,
@@ -127,24 +127,6 @@ def _upserted(stored: StoredAlert, *, created: bool, count: int) -> Upserted:
     for index in range(count):
         group.add(index, item)
     return Upserted(group=group, stored=stored, created=created, alert=None)
-
-
-def _snapshot(alert: StoredAlert) -> dict[str, object]:
-    # As application/alerts.py's `_snapshot` gives an Alert's to the models.
-    return {
-        "title": alert.title,
-        "severity": alert.severity.value,
-        "status": alert.status.value,
-        "category": alert.category.value,
-        "source": alert.source,
-        "fingerprint": alert.fingerprint,
-        "assigned_to": alert.assigned_to,
-        "occurrence_count": alert.occurrence_count,
-        "first_seen_at": alert.first_seen_at,
-        "last_seen_at": alert.last_seen_at,
-        "resolution": alert.resolution.value if alert.resolution else None,
-        "intervention_id": alert.intervention_id,
-    }
 
 
 def _by_models(up: Upserted, ctx: EventContext) -> list[EventEnvelope]:

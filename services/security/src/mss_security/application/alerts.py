@@ -50,7 +50,8 @@ from mss_security.domain.ingest import IncomingAlert, StoredAlert, group_by_dedu
 from mss_security.domain.listing import TOTAL_CAP, AlertFilter, Cursor, Sort
 
 
-def _snapshot(alert: Alert) -> dict[str, Any]:
+def _snapshot(alert: Alert | StoredAlert) -> dict[str, Any]:
+    """`AlertSnapshot`'s fields of an alert, by their model names."""
     return {
         "title": alert.title,
         "severity": alert.severity.value,
@@ -178,22 +179,13 @@ async def _store(
     return outcome
 
 
+# Model names to wire names (`by_alias`), for the events ingest writes without models.
+_WIRE_NAMES = {name: field.alias or name for name, field in AlertCreated.model_fields.items()}
+
+
 def _snapshot_data(alert: StoredAlert) -> dict[str, Any]:
-    """`AlertSnapshot`'s fields by their wire names, as `_snapshot` gives them to the model."""
-    return {
-        "title": alert.title,
-        "severity": alert.severity.value,
-        "status": alert.status.value,
-        "category": alert.category.value,
-        "source": alert.source,
-        "fingerprint": alert.fingerprint,
-        "assignedTo": alert.assigned_to,
-        "occurrenceCount": alert.occurrence_count,
-        "firstSeenAt": alert.first_seen_at,
-        "lastSeenAt": alert.last_seen_at,
-        "resolution": alert.resolution.value if alert.resolution else None,
-        "interventionId": alert.intervention_id,
-    }
+    """`_snapshot` by wire names, as the event's JSON holds them."""
+    return {_WIRE_NAMES[name]: value for name, value in _snapshot(alert).items()}
 
 
 def ingest_events(upserted: list[Upserted], ctx: EventContext) -> list[tuple[UUID, str, str]]:

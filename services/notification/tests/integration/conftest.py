@@ -132,17 +132,24 @@ class World:
         return org_id
 
     async def user(self, role: Role, org_id: uuid.UUID, *, status: str = "active") -> uuid.UUID:
+        user_id, created = self.joining(role, org_id, status=status)
+        await self.handler(created)
+        return user_id
+
+    def joining(
+        self, role: Role, org_id: uuid.UUID, *, status: str = "active"
+    ) -> tuple[uuid.UUID, EventEnvelope]:
+        """A new user and their user.created event, not yet applied (for a test to hand
+        the service itself)."""
         user_id = uuid.uuid4()
         email = f"{role.value}-{user_id.hex[:8]}@example.com"
-        await self.handler(
-            envelope(
-                UserCreated(email=email, first_name="Ada", last_name="L", role=role, status=status),
-                aggregate_id=user_id,
-                org_id=org_id,
-            )
-        )
         self.users[user_id] = (org_id, role, email)
-        return user_id
+        created = envelope(
+            UserCreated(email=email, first_name="Ada", last_name="L", role=role, status=status),
+            aggregate_id=user_id,
+            org_id=org_id,
+        )
+        return user_id, created
 
     def email(self, user_id: uuid.UUID) -> str:
         return self.users[user_id][2]

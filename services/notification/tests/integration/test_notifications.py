@@ -17,7 +17,6 @@ from mss_contracts.events import (
     InterventionRequested,
     ReportPublished,
     ReportSubmitted,
-    UserCreated,
 )
 from mss_contracts.permissions import Role
 from mss_db import OrgScope
@@ -133,19 +132,7 @@ async def test_a_batch_applies_its_events_in_order_once_each_and_pushes_after_co
         uow=runtime.uow, mailer=mailer, public_url="http://127.0.0.1:8080", push=push
     )
     org = await world.org()
-    admin = uuid.uuid4()
-    joined = envelope(
-        UserCreated(
-            email=f"admin-{admin.hex[:8]}@example.com",
-            first_name="Ada",
-            last_name="L",
-            role=Role.ADMIN,
-            status="active",
-        ),
-        aggregate_id=admin,
-        org_id=org,
-    )
-    world.users[admin] = (org, Role.ADMIN, f"admin-{admin.hex[:8]}@example.com")
+    admin, joined = world.joining(Role.ADMIN, org)
     first, second = (
         envelope(alert("critical", title=f"batch {i}"), aggregate_id=uuid.uuid4(), org_id=org)
         for i in range(2)

@@ -224,43 +224,11 @@ class WebhookStore:
         ).first()
         return None if row is None else _webhook(row)
 
-    async def add_delivery(
-        self,
-        *,
-        webhook: Webhook,
-        event_id: UUID,
-        event_type: str,
-        payload: dict[str, Any],
-        now: datetime,
-    ) -> UUID | None:
-        row = (
-            await self._conn.execute(
-                insert(WebhookDeliveryRow)
-                .values(
-                    id=uuid4(),
-                    org_id=webhook.org_id,
-                    webhook_id=webhook.id,
-                    event_id=event_id,
-                    event_type=event_type,
-                    payload=payload,
-                    attempt=0,
-                    status=PENDING,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-                .on_conflict_do_nothing(
-                    index_elements=[
-                        col(WebhookDeliveryRow.webhook_id),
-                        col(WebhookDeliveryRow.event_id),
-                    ]
-                )
-                .returning(col(WebhookDeliveryRow.id))
-            )
-        ).first()
-        return None if row is None else row[0]
-
-    async def add_deliveries(self, deliveries: Sequence[NewDelivery], *, now: datetime) -> int:
-        """`add_delivery` for many, in one statement (on the driver); how many were new."""
+    async def add_deliveries(
+        self, deliveries: Sequence[NewDelivery], *, now: datetime
+    ) -> list[UUID]:
+        """Pending deliveries, due `now`, in one statement (on the driver); the ids of those
+        new (a webhook gets an event once)."""
         added = await insert_rows(
             self._conn,
             _DELIVERIES,
@@ -282,7 +250,7 @@ class WebhookStore:
             ],
             suffix="ON CONFLICT (webhook_id, event_id) DO NOTHING RETURNING id",
         )
-        return len(added)
+        return [row["id"] for row in added]
 
     async def deliveries(self, webhook_id: UUID, *, limit: int) -> list[Delivery]:
         rows = (

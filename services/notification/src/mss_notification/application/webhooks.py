@@ -175,10 +175,10 @@ async def test_webhook(
             "webhookId": str(webhook.id),
         },
     )
-    delivery_id = await store.add_delivery(
-        webhook=webhook, event_id=event_id, event_type=TEST_EVENT, payload=payload, now=now
+    [delivery_id] = await store.add_deliveries(  # a fresh event id: always new
+        [NewDelivery(webhook=webhook, event_id=event_id, event_type=TEST_EVENT, payload=payload)],
+        now=now,
     )
-    assert delivery_id is not None  # a fresh event id
     await uow.outbox.add(
         new_event(
             WebhookTested.model_validate({**_snapshot(webhook), "deliveryId": delivery_id}),
@@ -219,7 +219,7 @@ async def queue_deliveries(
             NewDelivery(webhook=w, event_id=envelope.id, event_type=envelope.type, payload=payload)
             for w in hooks
         ]
-    return await WebhookStore(uow).add_deliveries(queued, now=now)
+    return len(await WebhookStore(uow).add_deliveries(queued, now=now))
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from mss_contracts.permissions import Role
 from mss_security.application.schedule import draft_due_reports
 from mss_security.consumers.on_intervention_event import on_intervention_event
 from mss_service import ServiceRuntime
+from mss_testing.plugin import AppDb
 
 pytestmark = pytest.mark.integration
 
@@ -431,14 +432,15 @@ class TestDashboard:
         counts = {
             (r["status"]): r["alerts"]
             for r in await admin_db.fetch(
-                "SELECT status, alerts FROM security.dashboard_alert_counts WHERE org_id = $1 "
-                "AND alerts <> 0",
+                "SELECT status, sum(alerts) AS alerts FROM security.dashboard_alert_counts "
+                "WHERE org_id = $1 GROUP BY status HAVING sum(alerts) <> 0",
                 org,
             )
         }
         assert counts == {0: 3, 2: 2}
         day = await admin_db.fetchrow(
-            "SELECT resolved, resolve_seconds FROM security.dashboard_alert_days WHERE org_id = $1",
+            "SELECT sum(resolved) AS resolved, sum(resolve_seconds) AS resolve_seconds "
+            "FROM security.dashboard_alert_days WHERE org_id = $1",
             org,
         )
         assert (day["resolved"], float(day["resolve_seconds"])) == (2, 60.0)
@@ -452,6 +454,35 @@ class TestDashboard:
                 for t in (all_table, org_table)
             ]
             assert totals[0] == totals[1]
+
+    async def test_writers_of_one_organization_do_not_queue_on_its_rollup_rows(
+        self, admin_db: asyncpg.Connection, app_db: AppDb, new_customer: NewOrg
+    ) -> None:
+        """Each connection adds to its own slot of a rollup key: a second writer's insert
+        goes through while the first's transaction, holding its rows, is still open."""
+        org = await new_customer()
+        insert = (
+            "INSERT INTO security.alerts (id, org_id, title, severity, category, source, "
+            "fingerprint, first_seen_at, last_seen_at) VALUES (gen_random_uuid(), $1, 't', 3, "
+            "'other', 's', $2, $3, $3)"
+        )
+        scope = "SELECT set_config('app.org_ids', $1, false)"
+        now = datetime.now(UTC)
+        first = await app_db("security")
+        # A writer whose slot (pid & 15) differs from the first's.
+        second = await app_db("security")
+        while not (second.get_server_pid() ^ first.get_server_pid()) & 15:
+            second = await app_db("security")
+        for conn in (first, second):
+            await conn.execute(scope, str(org))
+        async with first.transaction():
+            await first.execute(insert, org, "first", now)
+            await second.execute("SET lock_timeout = '2s'")
+            await second.execute(insert, org, "second", now)
+        total = await admin_db.fetchval(
+            "SELECT sum(alerts) FROM security.dashboard_alert_counts WHERE org_id = $1", org
+        )
+        assert total == 2
 
 
 class TestMonthlyDrafts:

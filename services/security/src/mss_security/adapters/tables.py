@@ -250,7 +250,9 @@ class InterventionViewRow(TableModel, table=True):
 
 
 class DashboardAlertCountRow(TableModel, table=True):
-    """Alerts per organization, severity and status (kept by the alerts' triggers)."""
+    """Alerts per organization, severity and status (kept by the alerts' triggers). Each
+    key has a row per writer slot (the writing backend's pid & 15), so concurrent writers
+    of one organization do not queue on one row: a count is the sum over the slots."""
 
     __tablename__ = "dashboard_alert_counts"
     __table_args__: ClassVar[dict[str, str]] = {"schema": SCHEMA}
@@ -258,6 +260,7 @@ class DashboardAlertCountRow(TableModel, table=True):
     org_id: UUID = Field(primary_key=True)
     severity: int = Field(primary_key=True, sa_type=SmallInteger)
     status: int = Field(primary_key=True, sa_type=SmallInteger)
+    slot: int = Field(primary_key=True, sa_type=SmallInteger)
     alerts: int = Field(sa_type=BigInteger)
 
 
@@ -269,6 +272,7 @@ class DashboardAlertHourRow(TableModel, table=True):
 
     org_id: UUID = Field(primary_key=True)
     hour: datetime = Field(primary_key=True, sa_type=TIMESTAMPTZ)
+    slot: int = Field(primary_key=True, sa_type=SmallInteger)
     alerts: int = Field(sa_type=BigInteger)
 
 
@@ -281,6 +285,7 @@ class DashboardAlertDayRow(TableModel, table=True):
 
     org_id: UUID = Field(primary_key=True)
     day: date = Field(primary_key=True, sa_type=Date)
+    slot: int = Field(primary_key=True, sa_type=SmallInteger)
     acknowledged: int = Field(sa_type=BigInteger)
     ack_seconds: float = Field(sa_type=Numeric)
     resolved: int = Field(sa_type=BigInteger)
@@ -288,7 +293,8 @@ class DashboardAlertDayRow(TableModel, table=True):
 
 
 class DashboardAllCountRow(TableModel, table=True):
-    """Alerts per severity and status over every organization, in 16 stripes (no tenant)."""
+    """Alerts per severity and status over every organization (no tenant), in 16 stripes:
+    the writer slots of the per-organization rollups."""
 
     __tablename__ = "dashboard_all_counts"
     __table_args__: ClassVar[dict[str, str]] = {"schema": SCHEMA}

@@ -47,6 +47,7 @@ from mss_grants import TABLE as GRANT_PROJECTION
 from mss_projections import OwnerClient, ProjectionSource
 from mss_projections.source import INTERVAL_S
 from mss_service.denials import DenialJournal
+from mss_service.heap import freeze_startup_heap
 from mss_service.transparency import AccessJournal
 from mss_settings import PlatformSettings, registry, role_database_url, service_token_secret
 from mss_web.context import RequestIdMiddleware, client_address
@@ -339,6 +340,7 @@ def create_service_app(
         runtime.spawn(runtime.denials.run(), "denial-journal")
         if extra_startup is not None:
             await extra_startup(runtime, app)
+        freeze_startup_heap()
         try:
             yield {}
         finally:

@@ -16,6 +16,7 @@ from typing import Any
 import uvicorn
 from prometheus_client import start_http_server
 
+from mss_service.heap import freeze_startup_heap
 from mss_settings import PlatformSettings
 from mss_web.logs import configure_logging
 
@@ -57,6 +58,7 @@ def run_worker(
     registry's worker metrics port."""
     configure_logging(f"{service}-worker", settings.log_level)
     start_http_server(settings.port(service, "worker"), addr=settings.bind_host)
+    freeze_startup_heap()
     asyncio.run(_until_signalled(main))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
 
 from fastapi import FastAPI
@@ -61,31 +60,12 @@ def build_runtime(key_loader: KeyLoader | None = None) -> ServiceRuntime:
     return runtime
 
 
-# Young-generation collections every this many allocations (CPython's default: 700).
-GC_GEN0_THRESHOLD = 20_000
-
-
-def freeze_startup_heap() -> None:
-    """Keep the cyclic GC off what the process built at startup (modules, models, tables).
-
-    An ingest batch allocates some 100,000 objects, many alive across young collections, so
-    full collections came about once a batch, each walking the ~190,000 objects of the
-    startup heap (measured: ~30 % of the API's time under the ingest bench). Frozen, they
-    are never walked again; the rarer young collections walk only what requests allocated.
-    """
-    gc.collect()
-    gc.freeze()
-    _, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
-
-
 async def _started(runtime: ServiceRuntime, app: FastAPI) -> None:
     """The rendering process takes seconds to start (imports, fonts, a first layout): begun
     with the API, it is ready long before a first /publish (measured: 8 s cold, 1.7 s warm
-    for the largest organization's monthly report). Then the startup heap is frozen."""
+    for the largest organization's monthly report)."""
     del runtime, app
     RENDERER.warm()
-    freeze_startup_heap()
 
 
 def create_app(

@@ -12,12 +12,12 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import ARRAY, Uuid, any_, bindparam, delete, select
+from sqlalchemy import ARRAY, Text, Uuid, any_, bindparam, cast, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mss_bus.connection import Bus
 from mss_bus.metrics import EVENTS_PUBLISHED, OUTBOX_LAG, PUBLISH_FAILURES
-from mss_db.engine import json_dumps, scoped_transaction
+from mss_db.engine import scoped_transaction
 from mss_db.scope import OrgScope
 from mss_db.tables import outbox_table
 
@@ -38,8 +38,15 @@ class OutboxRelay:
         self._service = service
         self._wake = wake
         outbox = outbox_table(schema)
+        # The payload as the server's text: published as it is, never decoded to be
+        # encoded again.
         self._select = (
-            select(outbox.c.id, outbox.c.event_type, outbox.c.payload, outbox.c.created_at)
+            select(
+                outbox.c.id,
+                outbox.c.event_type,
+                cast(outbox.c.payload, Text).label("payload"),
+                outbox.c.created_at,
+            )
             .order_by(outbox.c.created_at, outbox.c.id)
             .limit(BATCH)
             .with_for_update(skip_locked=True)
@@ -62,7 +69,7 @@ class OutboxRelay:
                 *(
                     self._bus.publish(
                         routing_key=row.event_type,
-                        body=json_dumps(row.payload).encode(),
+                        body=row.payload.encode(),
                         message_id=str(row.id),
                     )
                     for row in rows

@@ -73,8 +73,11 @@ def defaults(offset: int = 0) -> dict[str, str]:
         "MSS_TLS_CERT": "",
         "MSS_TLS_KEY": "",
     }
+    # A service's upstream lists its API and the API's local replicas, comma-separated.
     for spec in REGISTRY.services():
-        values[_upstream_var(spec.name)] = f"127.0.0.1:{spec.api_port + offset}"
+        values[_upstream_var(spec.name)] = ",".join(
+            f"127.0.0.1:{p.port}" for p in spec.api_processes(offset)
+        )
     # The token check is identity's introspection process (its own upstream).
     introspect = REGISTRY.service("identity").process("introspect", offset)
     values["MSS_INTROSPECTION_UPSTREAM"] = f"127.0.0.1:{introspect.port}"
@@ -183,8 +186,8 @@ def settings_from(env: Mapping[str, str], out_dir: Path) -> dict[str, str]:
     _port("MSS_GATEWAY_PUBLIC_HTTPS_PORT", public_port)
     values["MSS_GATEWAY_REDIRECT_PORT"] = "" if public_port == "443" else f":{public_port}"
     for name in UPSTREAM_VARS:
-        if not UPSTREAM.match(values[name]):
-            raise ConfigError(f"{name}={values[name]!r} is not host:port")
+        if not all(UPSTREAM.match(address) for address in values[name].split(",")):
+            raise ConfigError(f"{name}={values[name]!r} is not host:port[,host:port...]")
     for name in RATE_VARS:
         if not RATE.match(values[name]):
             raise ConfigError(f"{name}={values[name]!r} is not a rate like 10r/s")
@@ -229,16 +232,17 @@ def settings_from(env: Mapping[str, str], out_dir: Path) -> dict[str, str]:
 
 
 def upstream_blocks(values: Mapping[str, str]) -> str:
-    """One upstream per registered service's API, and the introspection process's."""
+    """One upstream per registered service's API (a server per replica), and the
+    introspection process's."""
     targets = [(spec.name, values[_upstream_var(spec.name)]) for spec in REGISTRY.services()]
     targets.append(("introspection", values["MSS_INTROSPECTION_UPSTREAM"]))
     return "\n".join(
         f"    upstream {name} {{\n"
-        f"        server {address};\n"
-        "        keepalive 32;\n"
+        + "".join(f"        server {address};\n" for address in addresses.split(","))
+        + "        keepalive 32;\n"
         "        keepalive_timeout 4s;\n"
         "    }"
-        for name, address in targets
+        for name, addresses in targets
     ).lstrip()
 
 

@@ -61,11 +61,33 @@ def test_environment_overrides_defaults(tmp_path: Path) -> None:
     assert "worker_processes auto;" in conf
 
 
+def test_an_upstream_has_a_server_for_each_api_replica(tmp_path: Path) -> None:
+    """The registry's local replicas by default; a comma-separated list from the environment."""
+    result = run_render(tmp_path, MSS_IDENTITY_UPSTREAM="a.internal:9000,b.internal:9000")
+
+    assert result.returncode == 0, result.stderr
+    conf = (tmp_path / "nginx.conf").read_text()
+    notification = re.search(r"upstream notification \{(.*?)\}", conf, re.S)
+    identity = re.search(r"upstream identity \{(.*?)\}", conf, re.S)
+    assert notification is not None
+    assert identity is not None
+    assert re.findall(r"server (\S+);", notification.group(1)) == [
+        "127.0.0.1:8106",
+        "127.0.0.1:8116",
+    ]
+    assert re.findall(r"server (\S+);", identity.group(1)) == [
+        "a.internal:9000",
+        "b.internal:9000",
+    ]
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
         ("MSS_GATEWAY_HTTP_PORT", "99999"),
         ("MSS_IDENTITY_UPSTREAM", "127.0.0.1:8101; include /etc/passwd"),
+        ("MSS_IDENTITY_UPSTREAM", "127.0.0.1:8101,127.0.0.1:8102; include /etc/passwd"),
+        ("MSS_IDENTITY_UPSTREAM", "127.0.0.1:8101,"),
         ("MSS_RATE_PER_USER", "fast"),
         ("MSS_RATE_USER_BURST", "-1"),
         ("MSS_GATEWAY_WORKERS", "0"),

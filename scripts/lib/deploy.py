@@ -526,13 +526,13 @@ def compose(services: tuple[ServiceSpec, ...]) -> str:
         rule = "-" * max(3, 78 - len(spec.name))
         blocks.append(
             f"\n  # --- {spec.name} {rule}\n"
-            + "\n".join(_compose_process(spec, p) for p in spec.processes())
+            + "\n".join(_compose_process(spec, p) for p in spec.processes(replicas=False))
         )
     upstreams = "".join(f"      {var}: {addr}\n" for var, addr in gateway_upstreams(services))
     depends = "".join(
         f"      {p.name}:\n        condition: service_started\n"
         for spec in services
-        for p in spec.processes()
+        for p in spec.processes(replicas=False)
         if p.command != "worker"
     )
     gateway = COMPOSE_GATEWAY.format(
@@ -815,7 +815,7 @@ def _service_hpa_pdb(process: Process) -> str:
 
 
 def service_manifests(spec: ServiceSpec) -> str:
-    processes = spec.processes()
+    processes = spec.processes(replicas=False)
     described = ", ".join(
         f"{p.command} ({p.port})" if p.command != "worker" else "event worker" for p in processes
     )
@@ -928,9 +928,13 @@ MONITORING = (
 
 
 def network_policies(services: tuple[ServiceSpec, ...]) -> str:
-    served = [p for spec in services for p in spec.processes() if p.command != "worker"]
+    served = [
+        p for spec in services for p in spec.processes(replicas=False) if p.command != "worker"
+    ]
     # Every platform pod (APIs, workers, extra processes, setup): what calls the APIs.
-    components = sorted({component(p) for s in services for p in s.processes()} | {"setup"})
+    components = sorted(
+        {component(p) for s in services for p in s.processes(replicas=False)} | {"setup"}
+    )
     platform = (
         "matchExpressions:\n"
         "  - {key: app.kubernetes.io/component, operator: In, values: ["
@@ -1007,7 +1011,7 @@ def network_policies(services: tuple[ServiceSpec, ...]) -> str:
             "  egress:\n" + _indent(DNS + to_served(), 4),
         )
     )
-    for process in (p for spec in services for p in spec.processes() if _mails(p)):
+    for process in (p for spec in services for p in spec.processes(replicas=False) if _mails(p)):
         documents.append(
             _policy(
                 f"{process.name}-smtp-egress",

@@ -17,7 +17,7 @@ import uvicorn
 from prometheus_client import start_http_server
 
 from mss_service.heap import freeze_startup_heap
-from mss_settings import PlatformSettings
+from mss_settings import PlatformSettings, registry
 from mss_web.logs import configure_logging
 
 
@@ -79,14 +79,23 @@ def main(
     worker: Callable[[], Coroutine[Any, Any, None]],
     commands: Mapping[str, Callable[[], None]] | None = None,
 ) -> None:
-    """A service's `__main__`: `api` (mss_<service>.main:create_app), `worker`, and its own
-    extra `commands`."""
+    """A service's `__main__`: `api` (mss_<service>.main:create_app) and its local replicas
+    (`api2`, ... on their own ports, from the registry), `worker`, and its own extra
+    `commands`."""
+
+    def api(command: str) -> Callable[[], None]:
+        return lambda: run_api(
+            f"mss_{service}.main:create_app",
+            service=service,
+            settings=settings(),
+            command=command,
+        )
+
+    apis = {p.command: api(p.command) for p in registry.service(service).api_processes()}
     dispatch(
         service,
         {
-            "api": lambda: run_api(
-                f"mss_{service}.main:create_app", service=service, settings=settings()
-            ),
+            **apis,
             "worker": lambda: run_worker(worker, service=service, settings=settings()),
             **(commands or {}),
         },

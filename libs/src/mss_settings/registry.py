@@ -23,6 +23,7 @@ REGISTRY_FILE = ROOT / "services" / "registry.toml"
 
 _NAME = re.compile(r"^[a-z]+$")
 _PREFIX = re.compile(r"^[a-z][a-z0-9-]*$")
+_REPLICA = re.compile(r"^api[2-9][0-9]*$")
 # The queue every consuming service owns (mss_bus.Topology names it `<service>.events`).
 DEFAULT_QUEUE = "events"
 
@@ -48,6 +49,11 @@ class Process:
     def module(self) -> str:
         return f"mss_{self.service}"
 
+    @property
+    def serves_api(self) -> bool:
+        """The service's API: `api`, or one of its local replicas (`api2`, `api3`, ...)."""
+        return self.command == "api" or _REPLICA.match(self.command) is not None
+
 
 @dataclass(frozen=True, slots=True)
 class ServiceSpec:
@@ -61,6 +67,10 @@ class ServiceSpec:
     extra_processes: tuple[Process, ...] = ()
     # The names of its queues on the bus (mss_bus.Topology.queue): ("events",) by default.
     queues: tuple[str, ...] = ()
+    # More API processes on one host (`scripts/up`), each on its own port; the gateway
+    # spreads requests and sockets over all of them. A deployment scales the one API
+    # instead (its replica count), so the generated manifests leave these out.
+    api_replica_ports: tuple[int, ...] = ()
 
     @property
     def package(self) -> str:
@@ -74,14 +84,23 @@ class ServiceSpec:
     def source_dir(self) -> Path:
         return self.directory / "src"
 
-    def processes(self, offset: int = 0) -> tuple[Process, ...]:
-        """API first, then the extra processes, then the worker (ports shifted by `offset`)."""
-        api = Process(self.name, "api", self.api_port, "/ready")
+    def processes(self, offset: int = 0, *, replicas: bool = True) -> tuple[Process, ...]:
+        """API first (and its local replicas, unless `replicas` is False), then the extra
+        processes, then the worker (ports shifted by `offset`)."""
+        apis = [Process(self.name, "api", self.api_port, "/ready")]
+        if replicas:
+            apis += [
+                Process(self.name, f"api{n}", port, "/ready")
+                for n, port in enumerate(self.api_replica_ports, start=2)
+            ]
         worker = Process(self.name, "worker", self.worker_metrics_port, None)
         return tuple(
             Process(p.service, p.command, p.port + offset, p.probe)
-            for p in (api, *self.extra_processes, worker)
+            for p in (*apis, *self.extra_processes, worker)
         )
+
+    def api_processes(self, offset: int = 0) -> tuple[Process, ...]:
+        return tuple(p for p in self.processes(offset) if p.serves_api)
 
     def process(self, command: str, offset: int = 0) -> Process:
         for process in self.processes(offset):
@@ -115,6 +134,9 @@ def _spec(entry: dict[str, Any]) -> ServiceSpec:
         if not isinstance(prefix, str) or not _PREFIX.match(prefix):
             raise RegistryError(f"{name}: gateway prefix {prefix!r} is not [a-z0-9-]")
     queues = _queues(name, entry.get("consumes", True))
+    replica_ports = entry.get("api_replica_ports", [])
+    if not isinstance(replica_ports, list) or not all(isinstance(p, int) for p in replica_ports):
+        raise RegistryError(f"{name}: api_replica_ports is a list of ports")
     return ServiceSpec(
         name=name,
         schema=str(entry.get("schema", name)),
@@ -128,6 +150,7 @@ def _spec(entry: dict[str, Any]) -> ServiceSpec:
             Process(name, str(extra["name"]), int(extra["port"]), extra.get("probe"))
             for extra in extras
         ),
+        api_replica_ports=tuple(replica_ports),
     )
 
 
@@ -165,8 +188,10 @@ def parse_all(text: str) -> tuple[tuple[ServiceSpec, ...], tuple[ServiceSpec, ..
     for spec in reserved:
         if spec.name in {s.name for s in specs}:
             raise RegistryError(f"{spec.name}: both registered and reserved")
-        if spec.extra_processes:
-            raise RegistryError(f"{spec.name}: a reservation holds no extra_processes")
+        if spec.extra_processes or spec.api_replica_ports:
+            raise RegistryError(
+                f"{spec.name}: a reservation holds no extra_processes or api_replica_ports"
+            )
     _check_clashes(specs + reserved)
     return specs, reserved
 

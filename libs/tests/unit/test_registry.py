@@ -38,6 +38,22 @@ def test_processes_are_the_api_then_extras_then_the_worker_shifted_by_the_offset
     assert identity.process("worker").probe is None
 
 
+def test_api_replicas_follow_the_api_each_on_its_port_and_only_on_one_host() -> None:
+    [spec] = parse(BASE + "api_replica_ports = [8211, 8221]\n")
+
+    assert [(p.command, p.port, p.probe) for p in spec.processes(100)] == [
+        ("api", 8301, "/ready"),
+        ("api2", 8311, "/ready"),
+        ("api3", 8321, "/ready"),
+        ("worker", 9301, None),
+    ]
+    assert [p.command for p in spec.api_processes()] == ["api", "api2", "api3"]
+    # What a deployment runs: the one API, scaled by its replica count instead.
+    assert [p.command for p in spec.processes(replicas=False)] == ["api", "worker"]
+    assert spec.process("api2").serves_api
+    assert not spec.process("worker").serves_api
+
+
 BASE = """
 [[service]]
 name = "alpha"
@@ -56,6 +72,8 @@ gateway_prefixes = ["things"]
         (BASE.replace('"alpha"', '"Beta"'), "lower-case"),
         (BASE.replace("alpha", "beta").replace("201", "202").replace("things", "A b"), "prefix"),
         (BASE.replace("alpha", "beta").replace("8201", "70000").replace("things", "x"), "outside"),
+        ("api_replica_ports = [8201]\n", "port 8201"),
+        ('api_replica_ports = ["8211"]\n', "api_replica_ports"),
     ],
 )
 def test_the_registry_refuses_clashes_and_malformed_entries(extra: str, problem: str) -> None:

@@ -49,9 +49,6 @@ from bench_alerts_list import mint
 from cryptography.hazmat.primitives import serialization
 from redis.asyncio import Redis
 from standardwebhooks.webhooks import Webhook as Verifier
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus
-from websockets.typing import Subprotocol
 
 from mss_bus import Bus, Topology
 from mss_contracts.events import (
@@ -162,27 +159,28 @@ class Socket:
     received: list[tuple[str, float, float]] = field(default_factory=list)
 
 
-async def open_socket(token: str) -> ClientConnection:
+async def open_socket(
+    session: aiohttp.ClientSession, token: str
+) -> aiohttp.ClientWebSocketResponse:
     url = GATEWAY.replace("http", "ws", 1) + "/api/notifications/ws"
     for attempt in range(50):
         try:
-            return await connect(
-                url,
-                subprotocols=[Subprotocol("bearer"), Subprotocol(token)],
-                open_timeout=30,
-                max_queue=None,
+            return await session.ws_connect(
+                url, protocols=("bearer", token), timeout=aiohttp.ClientWSTimeout(ws_close=5)
             )
-        except InvalidStatus as exc:
-            if exc.response.status_code != 429:
+        except aiohttp.WSServerHandshakeError as exc:
+            if exc.status != 429:
                 raise
             await asyncio.sleep(min(2.0, 0.1 * (attempt + 1)))
     raise RuntimeError("gateway kept refusing the socket (429)")
 
 
-async def listen(ws: ClientConnection, socket: Socket) -> None:
-    async for raw in ws:
+async def listen(ws: aiohttp.ClientWebSocketResponse, socket: Socket) -> None:
+    async for frame in ws:
         at = time.time()
-        message = json.loads(raw)
+        if frame.type is not aiohttp.WSMsgType.TEXT:
+            continue
+        message = json.loads(frame.data)
         if message.get("type") == "notification":
             data = message["data"]
             stored = datetime.fromisoformat(data["createdAt"]).timestamp()
@@ -249,10 +247,13 @@ async def listen_here() -> None:
     named = (await order())["sockets"]
     sockets = [Socket(uuid.UUID(user), uuid.UUID(int=0)) for user, _ in named]
     gate = asyncio.Semaphore(25)
+    # aiohttp's websocket reader is C: a Python-level reader per frame cost this process
+    # about as much CPU as the API pushing to it, CPU the platform under test then lacked.
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
 
-    async def connect_one(token: str) -> ClientConnection:
+    async def connect_one(token: str) -> aiohttp.ClientWebSocketResponse:
         async with gate:
-            return await open_socket(token)
+            return await open_socket(session, token)
 
     conns = list(await asyncio.gather(*(connect_one(token) for _, token in named)))
     tasks = [asyncio.create_task(listen(c, s)) for c, s in zip(conns, sockets, strict=True)]
@@ -276,6 +277,7 @@ async def listen_here() -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
+    await session.close()
 
 
 class Source:

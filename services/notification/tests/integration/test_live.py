@@ -23,6 +23,7 @@ from mss_auth.sessions import SessionStore, session_key
 from mss_auth.tokens import KeyLoader
 from mss_contracts.permissions import Role
 from mss_notification.adapters.live import LiveHub, Sessions
+from mss_notification.api import live as live_api
 from mss_notification.consumers.on_event import EventHandler
 from mss_notification.main import build_runtime, create_app
 from mss_settings import PlatformSettings
@@ -120,6 +121,19 @@ async def test_a_notification_arrives_live_and_revocation_closes_with_4401(
             await asyncio.wait_for(ws.recv(), timeout=CLOSE_DEADLINE_S)
         assert closed.value.rcvd is not None
         assert closed.value.rcvd.code == 4401
+
+
+async def test_an_idle_socket_gets_a_json_ping_every_interval(
+    world: World, served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The heartbeat that keeps idle proxies from closing the socket."""
+    monkeypatch.setattr(live_api, "PING_S", 0.2)
+    org = await world.org()
+    admin = await world.user(Role.ADMIN, org)
+    token = (await world.headers(admin))["Authorization"].removeprefix("Bearer ")
+    async with await open_socket(served.url, token) as ws:
+        pings = [json.loads(await asyncio.wait_for(ws.recv(), timeout=5)) for _ in range(2)]
+    assert pings == [{"type": "ping"}, {"type": "ping"}]
 
 
 async def test_each_api_replica_pushes_to_the_sockets_it_serves(

@@ -202,6 +202,7 @@ async def mint_token(
         user_id: uuid.UUID | None = None,
         permissions: list[str] | None = None,
         live: bool = True,
+        lifetime_s: int = 900,
     ) -> str:
         import time
 
@@ -219,7 +220,7 @@ async def mint_token(
             "amr": ["pwd"],
             "iat": now,
             "nbf": now,
-            "exp": now + 900,
+            "exp": now + lifetime_s,
             "jti": uuid.uuid4().hex,
         }
         if role is not None:

@@ -21,7 +21,7 @@ from websockets.typing import Subprotocol
 
 from mss_auth.sessions import SessionStore, session_key
 from mss_auth.tokens import KeyLoader
-from mss_contracts.permissions import Role
+from mss_contracts.permissions import OrganizationType, Role
 from mss_notification.adapters.live import LiveHub, Sessions
 from mss_notification.api import live as live_api
 from mss_notification.consumers.on_event import EventHandler
@@ -121,6 +121,32 @@ async def test_a_notification_arrives_live_and_revocation_closes_with_4401(
             await asyncio.wait_for(ws.recv(), timeout=CLOSE_DEADLINE_S)
         assert closed.value.rcvd is not None
         assert closed.value.rcvd.code == 4401
+
+
+async def read_until_closed(ws: ClientConnection, *, within_s: float) -> None:
+    """Read (pings may come first) until the server closes; TimeoutError if it does not."""
+    async with asyncio.timeout(within_s):
+        while True:
+            await ws.recv()
+
+
+async def test_the_socket_closes_with_4401_when_its_token_expires(
+    world: World, served: Served
+) -> None:
+    org = await world.org()
+    admin = await world.user(Role.ADMIN, org)
+    token = await world.mint(
+        role=Role.ADMIN,
+        user_id=admin,
+        org_id=org,
+        org_type=OrganizationType.CUSTOMER,
+        lifetime_s=2,
+    )
+    async with await open_socket(served.url, token) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            await read_until_closed(ws, within_s=2 + CLOSE_DEADLINE_S)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4401
 
 
 async def test_an_idle_socket_gets_a_json_ping_every_interval(

@@ -57,16 +57,24 @@ def mail_dir() -> Path:
     return run_dir / "mail"
 
 
+def mails_to(recipient: str) -> list[mailbox.MaildirMessage]:
+    """Every mail the local SMTP sink (its Maildir) holds for `recipient`."""
+    return [
+        message
+        for message in mailbox.Maildir(mail_dir(), create=False)
+        if recipient in (message.get("To") or "")
+    ]
+
+
 def mailed_tokens(recipient: str) -> list[str]:
-    """Every `token=` mailed to `recipient` so far (local SMTP sink's Maildir), oldest first."""
+    """Every `token=` mailed to `recipient` so far, oldest first."""
     found: list[tuple[float, str]] = []
-    for message in mailbox.Maildir(mail_dir(), create=False):
-        if recipient in (message.get("To") or ""):
-            parsed = email.message_from_bytes(message.as_bytes())
-            body = parsed.get_payload(decode=True) or b""
-            if isinstance(body, bytes):
-                tokens = re.findall(r"token=([^\s&]+)", body.decode())
-                found.extend((message.get_date(), unquote(token)) for token in tokens)
+    for message in mails_to(recipient):
+        parsed = email.message_from_bytes(message.as_bytes())
+        body = parsed.get_payload(decode=True) or b""
+        if isinstance(body, bytes):
+            tokens = re.findall(r"token=([^\s&]+)", body.decode())
+            found.extend((message.get_date(), unquote(token)) for token in tokens)
     return [token for _, token in sorted(found, key=lambda item: item[0])]
 
 
@@ -203,6 +211,17 @@ def public_post(client: httpx.Client, path: str, body: dict[str, Any]) -> httpx.
     )
     response: httpx.Response = retrying(client.post, path, json=body)
     return response
+
+
+def api_key_headers(
+    api: httpx.Client, client: httpx.Client, org_id: str, permissions: list[str], name: str
+) -> dict[str, str]:
+    """An integration's headers: an API key for `org_id` created by the e2e super admin
+    (`api`), exchanged for its access token from `client`'s address."""
+    body = {"organizationId": org_id, "name": name, "permissions": permissions}
+    key = assert_data(api.post("/api/api-keys", json=body), 201)["key"]
+    token = assert_data(public_post(client, "/api/auth/token", {"apiKey": key}))["accessToken"]
+    return bearer(token)
 
 
 def invite_user(

@@ -14,11 +14,9 @@ import httpx
 import pytest
 from support import (
     TokenMinter,
+    api_key_headers,
     assert_data,
     assert_error,
-    bearer,
-    eventually,
-    public_post,
     source_client,
 )
 
@@ -55,14 +53,7 @@ def customer(create_organization: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def siem(api: httpx.Client, client: httpx.Client, customer: dict[str, Any]) -> dict[str, str]:
     """The headers of a SIEM: an API key holding alerts:create for the customer only."""
-    body = {"organizationId": customer["id"], "name": "e2e-siem", "permissions": ["alerts:create"]}
-    for attempt in eventually(10):
-        with attempt:
-            created = api.post("/api/api-keys", json=body)
-            assert created.status_code != 404, created.text
-    key = assert_data(created, 201)["key"]
-    token = assert_data(public_post(client, "/api/auth/token", {"apiKey": key}))["accessToken"]
-    return bearer(token)
+    return api_key_headers(api, client, customer["id"], ["alerts:create"], "e2e-siem")
 
 
 def test_a_siem_feeds_its_customer_and_duplicates_count(

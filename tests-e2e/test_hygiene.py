@@ -16,13 +16,12 @@ import pyotp
 import pytest
 from support import (
     Account,
+    api_key_headers,
     assert_data,
     assert_error,
-    bearer,
     eventually,
     invite_user,
     login,
-    public_post,
     source_client,
 )
 
@@ -88,15 +87,9 @@ def test_validation_messages_name_enum_values_never_python_reprs(
 def test_an_api_key_token_on_me_is_told_it_is_not_a_user(
     api: httpx.Client, client: httpx.Client, org: dict[str, Any]
 ) -> None:
-    body = {"organizationId": org["id"], "name": "e2e-me", "permissions": ["users:read"]}
-    for attempt in eventually(10):
-        with attempt:
-            created = api.post("/api/api-keys", json=body)
-            assert created.status_code != 404, created.text
-    key = assert_data(created, 201)["key"]
-    token = assert_data(public_post(client, "/api/auth/token", {"apiKey": key}))["accessToken"]
+    headers = api_key_headers(api, client, org["id"], ["users:read"], "e2e-me")
 
-    response = client.get("/api/auth/me", headers=bearer(token))
+    response = client.get("/api/auth/me", headers=headers)
 
     refused = assert_error(response, 403, "FORBIDDEN", "/api/auth/me")
     assert "email or password" not in refused["error"], refused

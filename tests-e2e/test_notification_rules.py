@@ -8,7 +8,6 @@ Exchanges of API keys come from 127.0.7.3: a per-IP budget of this file's own.
 from __future__ import annotations
 
 import json
-import mailbox
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
-from support import Account, assert_data, bearer, eventually, mail_dir, public_post, source_client
+from support import Account, api_key_headers, assert_data, eventually, mails_to, source_client
 
 OrganizationFactory = Callable[..., dict[str, Any]]
 AccountFactory = Callable[..., Account]
@@ -42,10 +41,7 @@ def siem_for(api: httpx.Client, client: httpx.Client) -> SiemFactory:
     """`siem_for(org_id)`: the headers of an API key holding alerts:create for that org."""
 
     def make(org_id: str) -> dict[str, str]:
-        body = {"organizationId": org_id, "name": "e2e-siem", "permissions": ["alerts:create"]}
-        key = assert_data(api.post("/api/api-keys", json=body), 201)["key"]
-        answer = public_post(client, "/api/auth/token", {"apiKey": key})
-        return bearer(assert_data(answer)["accessToken"])
+        return api_key_headers(api, client, org_id, ["alerts:create"], "e2e-siem")
 
     return make
 
@@ -80,13 +76,9 @@ def wait_until_told(gateway: httpx.Client, account: Account, alert_id: str) -> d
     return found[0]
 
 
-def mails_to(account: Account, needle: str) -> int:
-    """How many mails the local SMTP sink holds for the account that mention `needle`."""
-    return sum(
-        1
-        for message in mailbox.Maildir(mail_dir(), create=False)
-        if account.email in (message.get("To") or "") and needle.encode() in message.as_bytes()
-    )
+def mails_mentioning(account: Account, needle: str) -> int:
+    """How many of the account's mails mention `needle`."""
+    return sum(1 for message in mails_to(account.email) if needle.encode() in message.as_bytes())
 
 
 def test_a_critical_alert_tells_the_people_api_md_names_and_mails_them(
@@ -116,8 +108,8 @@ def test_a_critical_alert_tells_the_people_api_md_names_and_mails_them(
         assert told(gateway, account, alert["id"]) == [], account.role
     for attempt in eventually(TOLD_WITHIN_S, 0.2):
         with attempt:
-            assert mails_to(admin, alert["title"]) == 1
-    assert mails_to(basic, alert["title"]) == 0
+            assert mails_mentioning(admin, alert["title"]) == 1
+    assert mails_mentioning(basic, alert["title"]) == 0
 
 
 def test_preferences_hold_back_in_app_and_mail_as_chosen(
@@ -153,10 +145,10 @@ def test_preferences_hold_back_in_app_and_mail_as_chosen(
     assert told(gateway, muted, alert["id"]) == []
     for attempt in eventually(TOLD_WITHIN_S, 0.2):
         with attempt:
-            assert mails_to(plain, alert["title"]) == 1
-            assert mails_to(no_in_app, alert["title"]) == 1  # in-app off, mail still on
-    assert mails_to(quiet, alert["title"]) == 0
-    assert mails_to(muted, alert["title"]) == 0
+            assert mails_mentioning(plain, alert["title"]) == 1
+            assert mails_mentioning(no_in_app, alert["title"]) == 1  # in-app off, mail still on
+    assert mails_mentioning(quiet, alert["title"]) == 0
+    assert mails_mentioning(muted, alert["title"]) == 0
 
 
 class Receiver:
